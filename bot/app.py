@@ -1,0 +1,96 @@
+"""The composition root: database, dispatcher, adapters and scheduler, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import AsyncExitStack
+from typing import IO, Any
+
+from bot.adapters.base import Adapter
+from bot.adapters.console import ConsoleAdapter
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.dispatcher import Dispatcher
+from bot.errors import BotError
+from storage.db import make_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
+
+
+class BotApp:
+    """``async with BotApp(settings) as app: await app.run()``.
+
+    Args:
+        console: chat in the terminal as one participant (a rehearsal of the campaign).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        console: bool = False,
+        clock: Clock | None = None,
+        stdin: IO[str] | None = None,
+        stdout: IO[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.console = console or not (settings.telegram.enabled or settings.slack.enabled)
+        self._stdin, self._stdout = stdin, stdout
+        self._stack = AsyncExitStack()
+        self.adapters: dict[str, Adapter] = {}
+
+    async def __aenter__(self) -> BotApp:
+        try:
+            self.engine = make_engine(self.settings.database_url)
+            self._stack.push_async_callback(self.engine.dispose)
+            self.sessionmaker = make_sessionmaker(self.engine)
+            self.dispatcher = Dispatcher(
+                self.settings, self.sessionmaker, self.clock, rehearsal=self.console
+            )
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._stack.aclose()
+
+    def _platform_adapters(self) -> dict[str, Adapter]:
+        adapters: dict[str, Adapter] = {}
+        if self.settings.telegram.enabled:
+            from bot.adapters.telegram import TelegramAdapter
+
+            adapters["telegram"] = TelegramAdapter(self.settings.telegram, self.clock)
+        if self.settings.slack.enabled:
+            from bot.adapters.slack import SlackAdapter
+
+            adapters["slack"] = SlackAdapter(self.settings.slack, self.clock)
+        return adapters
+
+    async def run(self) -> None:
+        """Run until the console input ends or the process is asked to stop."""
+        if self.console:
+            console = ConsoleAdapter(self.clock, stdin=self._stdin, stdout=self._stdout)
+            self.adapters = {"console": console}
+            await console.start(self.dispatcher.handle)
+            return
+        self.adapters = self._platform_adapters()
+        if not self.adapters:
+            raise BotError("No platform is enabled; set a token or use --console.")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        started: list[Adapter] = []
+        try:
+            for adapter in self.adapters.values():
+                await adapter.start(self.dispatcher.handle)
+                started.append(adapter)
+                log.info("%s adapter started", adapter.name)
+            await stop.wait()
+        finally:
+            for adapter in reversed(started):
+                await adapter.stop()

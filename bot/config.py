@@ -1,0 +1,527 @@
+"""Typed campaign configuration: the YAML schema of the contract, loaded and checked in one place.
+
+Every problem is reported at once, each with the path of its field (``campaigns[0].schedule[1].at``)
+and, where the YAML still knows it, the line it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.errors import ConfigError
+from bot.timeparse import parse_duration, parse_local_datetime
+
+DEFAULT_CONFIG_PATH = "config/campaign.yaml"
+PLATFORMS = ("telegram", "slack", "console")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class _Strict(BaseModel):
+    """Base for config sections: unknown keys are mistakes, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramSettings(_Strict):
+    """The ``telegram`` section; the adapter is enabled when ``token`` is set."""
+
+    token: str | None = None
+    base_url: str = "https://api.telegram.org/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    url: str | None = None
+    secret_token: str | None = None
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=1, le=65535)
+    allow_group_chats: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+
+class SlackSettings(_Strict):
+    """The ``slack`` section; the adapter is enabled when ``bot_token`` is set."""
+
+    bot_token: str | None = None
+    signing_secret: str | None = None
+    app_token: str | None = None
+    mode: Literal["socket", "http"] = "socket"
+    api_url: str = "https://slack.com/api/"
+    port: int = Field(default=3000, ge=1, le=65535)
+    path: str = "/slack/events"
+    channels: dict[str, str] = Field(default_factory=dict)
+    users: dict[str, str] = Field(default_factory=dict)
+    organisers: list[str] = Field(default_factory=list)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bot_token)
+
+
+class Group(_Strict):
+    """A stakeholder group; ``self_select`` lets people pick it without an invite."""
+
+    id: str = Field(pattern=_ID)
+    label: str
+    self_select: bool = True
+
+
+class Condition(_Strict):
+    """Ask a step only when an earlier answer in the same flow matches."""
+
+    step: str
+    equals: str | int | bool | None = None
+    not_equals: str | int | bool | None = None
+    any_of: list[str | int] | None = Field(default=None, alias="in")
+    at_least: int | None = None
+    at_most: int | None = None
+
+
+class Step(_Strict):
+    """One question of a structured flow."""
+
+    id: str = Field(pattern=_ID)
+    type: Literal["text", "choice", "multi", "scale", "yesno"]
+    ask: str
+    options: list[str] = Field(default_factory=list)
+    min: int = 1
+    max: int = 5
+    labels: dict[int, str] = Field(default_factory=dict)
+    optional: bool = False
+    when: Condition | None = None
+
+
+class Flow(_Strict):
+    """A structured questionnaire or an open conversation."""
+
+    id: str = Field(pattern=_ID)
+    kind: Literal["structured", "open"]
+    title: str | None = None
+    intro: str | None = None
+    steps: list[Step] = Field(default_factory=list)
+    opening: str | None = None
+    probes: list[str] = Field(default_factory=list)
+    idle: str = "30m"
+    closing: str | None = None
+
+    @property
+    def idle_timeout(self) -> timedelta:
+        return parse_duration(self.idle)
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.id
+
+
+class ScheduleEntry(_Strict):
+    """When a flow goes out: exactly one of ``at``, ``cron`` or ``after``."""
+
+    flow: str
+    at: str | None = None
+    cron: str | None = None
+    after: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable id for this entry (used by the scheduler and the outbox)."""
+        spec = self.at or self.cron or self.after or ""
+        return f"{self.flow}@{spec}"
+
+
+class Reminders(_Strict):
+    after: str = "2d"
+    max: int = Field(default=1, ge=0, le=10)
+
+
+class Campaign(_Strict):
+    """One listening campaign: who, which flows, when."""
+
+    id: str = Field(pattern=_ID)
+    title: str
+    groups: list[str]
+    channels: list[Literal["telegram", "slack", "console"]] | None = None
+    consent: str
+    opens: str | None = None
+    closes: str | None = None
+    timezone: str | None = None
+    quiet_hours: str | None = None
+    schedule: list[ScheduleEntry] = Field(default_factory=list)
+    reminders: Reminders | None = None
+
+
+class Settings(_Strict):
+    """The whole campaign file."""
+
+    database_url: str = "sqlite:///listening.db"
+    timezone: str = "Europe/London"
+    quiet_hours: str | None = None
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    groups: list[Group]
+    flows: list[Flow]
+    campaigns: list[Campaign]
+
+    @field_validator("database_url")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    # -- look-ups used everywhere -------------------------------------------------------------
+    @cached_property
+    def flow_by_id(self) -> dict[str, Flow]:
+        return {flow.id: flow for flow in self.flows}
+
+    @cached_property
+    def group_by_id(self) -> dict[str, Group]:
+        return {group.id: group for group in self.groups}
+
+    @cached_property
+    def campaign_by_id(self) -> dict[str, Campaign]:
+        return {campaign.id: campaign for campaign in self.campaigns}
+
+    def campaign(self, campaign_id: str) -> Campaign:
+        try:
+            return self.campaign_by_id[campaign_id]
+        except KeyError:
+            known = ", ".join(self.campaign_by_id) or "none"
+            raise ConfigError(f"There is no campaign {campaign_id!r} (known: {known}).") from None
+
+    def campaign_tz(self, campaign: Campaign) -> ZoneInfo:
+        return ZoneInfo(campaign.timezone or self.timezone)
+
+    def campaign_window(self, campaign: Campaign) -> tuple[datetime | None, datetime | None]:
+        tz = self.campaign_tz(campaign)
+        opens = parse_local_datetime(campaign.opens, tz) if campaign.opens else None
+        closes = parse_local_datetime(campaign.closes, tz) if campaign.closes else None
+        return opens, closes
+
+    def campaign_quiet_hours(self, campaign: Campaign) -> tuple[time, time] | None:
+        spec = campaign.quiet_hours or self.quiet_hours
+        return parse_quiet_hours(spec) if spec else None
+
+    def enabled_platforms(self) -> list[str]:
+        platforms = []
+        if self.telegram.enabled:
+            platforms.append("telegram")
+        if self.slack.enabled:
+            platforms.append("slack")
+        platforms.append("console")
+        return platforms
+
+    def campaign_channels(self, campaign: Campaign) -> list[str]:
+        return list(campaign.channels) if campaign.channels else self.enabled_platforms()
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One bad field: where it is and what is wrong with it."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.path}: {self.message}{where}"
+
+
+def parse_quiet_hours(spec: str) -> tuple[time, time]:
+    """Read ``"21:00-08:00"`` into a (start, end) pair; the span may cross midnight."""
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", str(spec))
+    if not match:
+        raise ValueError(f'{spec!r} is not a time span; write it like "21:00-08:00"')
+    h1, m1, h2, m2 = (int(part) for part in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ValueError(f"{spec!r} has an hour or minute out of range")
+    return time(h1, m1), time(h2, m2)
+
+
+# -- loading --------------------------------------------------------------------------------------
+def expand_env(value: Any, environ: dict[str, str] | os._Environ[str] | None = None) -> Any:
+    """Replace ``${NAME}`` (or ``${NAME:-default}``) in every string from the environment.
+
+    An unset variable without a default becomes an empty string, so an adapter whose token is not
+    set is simply disabled instead of failing the whole file.
+    """
+    env = os.environ if environ is None else environ
+    if isinstance(value, str):
+        return _ENV_REF.sub(lambda m: env.get(m.group(1), m.group(2) or ""), value)
+    if isinstance(value, list):
+        return [expand_env(item, env) for item in value]
+    if isinstance(value, dict):
+        return {key: expand_env(item, env) for key, item in value.items()}
+    return value
+
+
+def _blank_to_none(value: Any) -> Any:
+    """Turn empty strings (an unset ``${VAR}``) into None so defaults apply."""
+    if isinstance(value, dict):
+        return {
+            k: _blank_to_none(v) for k, v in value.items() if not (isinstance(v, str) and v == "")
+        }
+    if isinstance(value, list):
+        return [_blank_to_none(item) for item in value]
+    return value
+
+
+def _format_loc(loc: Iterable[Any]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path or "(top level)"
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Find the YAML line of the field at ``loc``, or of its nearest existing parent."""
+    line = None
+    for part in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if getattr(k, "value", None) == str(part)), None)
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+        else:
+            node = None
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+def _pydantic_problems(error: ValidationError, root: yaml.Node | None) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling; unknown keys are not ignored)"
+        elif item["type"] == "missing":
+            message = "is required but missing"
+        elif item["type"] in ("literal_error", "enum"):
+            message = f"must be {item['ctx'].get('expected', 'one of the allowed values')}"
+        elif item["type"] == "string_pattern_mismatch":
+            message = "must be letters, digits, '-', '_' or '.', starting with a letter or digit"
+        problems.append(Problem(_format_loc(loc), message, _line_of(root, loc)))
+    return problems
+
+
+def _check_duplicates(kind: str, ids: list[str], base: str) -> list[tuple[str, str]]:
+    seen: set[str] = set()
+    out = []
+    for index, item in enumerate(ids):
+        if item in seen:
+            out.append((f"{base}[{index}].id", f"duplicate {kind} id {item!r}"))
+        seen.add(item)
+    return out
+
+
+def semantic_problems(settings: Settings) -> list[tuple[str, str]]:
+    """Cross-field checks pydantic cannot do alone: references, times, conditions."""
+    problems: list[tuple[str, str]] = []
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(("timezone", f"{settings.timezone!r} is not an IANA timezone name"))
+    if settings.quiet_hours:
+        try:
+            parse_quiet_hours(settings.quiet_hours)
+        except ValueError as exc:
+            problems.append(("quiet_hours", str(exc)))
+    problems += _check_duplicates("group", [g.id for g in settings.groups], "groups")
+    problems += _check_duplicates("flow", [f.id for f in settings.flows], "flows")
+    problems += _check_duplicates("campaign", [c.id for c in settings.campaigns], "campaigns")
+    group_ids = {g.id for g in settings.groups}
+    for channel, group in settings.slack.channels.items():
+        if group not in group_ids:
+            problems.append((f"slack.channels.{channel}", f"unknown group {group!r}"))
+    for user, group in settings.slack.users.items():
+        if group not in group_ids:
+            problems.append((f"slack.users.{user}", f"unknown group {group!r}"))
+    for index, flow in enumerate(settings.flows):
+        problems += _flow_problems(flow, f"flows[{index}]")
+    for index, campaign in enumerate(settings.campaigns):
+        problems += _campaign_problems(settings, campaign, f"campaigns[{index}]", group_ids)
+    return problems
+
+
+def _flow_problems(flow: Flow, base: str) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    try:
+        parse_duration(flow.idle)
+    except ValueError as exc:
+        problems.append((f"{base}.idle", str(exc)))
+    if flow.kind == "open":
+        if not flow.opening:
+            problems.append((f"{base}.opening", "an open flow needs an opening prompt"))
+        if flow.steps:
+            problems.append((f"{base}.steps", "an open flow has an opening and probes, not steps"))
+        return problems
+    if not flow.steps:
+        problems.append((f"{base}.steps", "a structured flow needs at least one step"))
+    if flow.opening or flow.probes:
+        problems.append((f"{base}.opening", "only open flows have an opening and probes"))
+    seen: list[str] = []
+    for index, step in enumerate(flow.steps):
+        where = f"{base}.steps[{index}]"
+        if step.id in seen:
+            problems.append((f"{where}.id", f"duplicate step id {step.id!r}"))
+        if step.type in ("choice", "multi") and len(step.options) < 2:
+            problems.append((f"{where}.options", f"a {step.type} step needs at least two options"))
+        if step.type not in ("choice", "multi") and step.options:
+            problems.append((f"{where}.options", f"a {step.type} step takes no options"))
+        if step.type == "scale":
+            if step.min >= step.max:
+                problems.append((f"{where}.max", "must be greater than min"))
+            elif step.max - step.min > 10:
+                problems.append((f"{where}.max", "a scale has at most 11 points"))
+            for point in step.labels:
+                if not step.min <= point <= step.max:
+                    problems.append((f"{where}.labels.{point}", "is outside the scale"))
+        if step.when is not None and step.when.step not in seen:
+            problems.append(
+                (f"{where}.when.step", f"{step.when.step!r} is not an earlier step of this flow")
+            )
+        seen.append(step.id)
+    return problems
+
+
+def _campaign_problems(
+    settings: Settings, campaign: Campaign, base: str, group_ids: set[str]
+) -> list[tuple[str, str]]:
+    from apscheduler.triggers.cron import CronTrigger
+
+    problems: list[tuple[str, str]] = []
+    tz = None
+    try:
+        tz = ZoneInfo(campaign.timezone or settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        if campaign.timezone:
+            problems.append((f"{base}.timezone", f"{campaign.timezone!r} is not an IANA name"))
+    if not campaign.groups:
+        problems.append((f"{base}.groups", "a campaign needs at least one group"))
+    for index, group in enumerate(campaign.groups):
+        if group not in group_ids:
+            problems.append((f"{base}.groups[{index}]", f"unknown group {group!r}"))
+    if not campaign.consent.strip():
+        problems.append((f"{base}.consent", "must say what people agree to"))
+    if campaign.quiet_hours:
+        try:
+            parse_quiet_hours(campaign.quiet_hours)
+        except ValueError as exc:
+            problems.append((f"{base}.quiet_hours", str(exc)))
+    window: dict[str, datetime] = {}
+    for key in ("opens", "closes"):
+        raw = getattr(campaign, key)
+        if raw and tz:
+            try:
+                window[key] = parse_local_datetime(raw, tz)
+            except ValueError as exc:
+                problems.append((f"{base}.{key}", str(exc)))
+    if "opens" in window and "closes" in window and window["closes"] <= window["opens"]:
+        problems.append((f"{base}.closes", "must be after opens"))
+    if campaign.reminders:
+        try:
+            parse_duration(campaign.reminders.after)
+        except ValueError as exc:
+            problems.append((f"{base}.reminders.after", str(exc)))
+    for index, entry in enumerate(campaign.schedule):
+        where = f"{base}.schedule[{index}]"
+        if entry.flow not in settings.flow_by_id:
+            problems.append((f"{where}.flow", f"unknown flow {entry.flow!r}"))
+        given = [key for key in ("at", "cron", "after") if getattr(entry, key)]
+        if len(given) != 1:
+            problems.append((where, "give exactly one of at, cron or after"))
+            continue
+        try:
+            if entry.at and tz:
+                parse_local_datetime(entry.at, tz)
+            elif entry.cron and tz:
+                if len(entry.cron.split()) != 5:
+                    raise ValueError(
+                        f"{entry.cron!r} must have five fields (min hour day month dow)"
+                    )
+                CronTrigger.from_crontab(entry.cron, timezone=tz)
+            elif entry.after:
+                parse_duration(entry.after)
+        except ValueError as exc:
+            problems.append((f"{where}.{given[0]}", str(exc)))
+    return problems
+
+
+def load_settings(
+    path: str | Path | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    """Read, expand and validate the campaign file.
+
+    Args:
+        path: the YAML file; defaults to ``$LISTENING_CONFIG`` or ``config/campaign.yaml``.
+        environ: the environment to expand ``${NAME}`` from (the process's by default).
+
+    Raises:
+        ConfigError: naming the file, with every bad field in ``problems``.
+    """
+    env = os.environ if environ is None else environ
+    chosen = Path(path or env.get("LISTENING_CONFIG") or DEFAULT_CONFIG_PATH)
+    try:
+        text = chosen.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"The config file {chosen} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"The config file {chosen} cannot be read: {exc}.") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(
+            f"The config file {chosen} is not valid YAML{where}: {problem}."
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"The config file {chosen} must be a YAML mapping of top-level keys.")
+    data = _blank_to_none(expand_env(data, env))
+    if env.get("LISTENING_DATABASE_URL"):
+        data["database_url"] = env["LISTENING_DATABASE_URL"]
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = _pydantic_problems(exc, root)
+    else:
+        problems = [
+            Problem(path, message, _line_of(root, _parse_path(path)))
+            for path, message in semantic_problems(settings)
+        ]
+        if not problems:
+            return settings
+    noun = "problem" if len(problems) == 1 else "problems"
+    raise ConfigError(
+        f"The config file {chosen} has {len(problems)} {noun}.", [str(p) for p in problems]
+    )
+
+
+def _parse_path(path: str) -> tuple[Any, ...]:
+    parts: list[Any] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        parts.append(int(index) if index else name)
+    return tuple(parts)

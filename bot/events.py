@@ -1,0 +1,57 @@
+"""Platform-neutral messages: what adapters hand to the dispatcher and what they are asked to send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+InboundKind = Literal["text", "button", "voice", "media", "edit", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where to reach someone: a platform, a chat and, on Slack, an optional thread."""
+
+    platform: str
+    chat_ref: str
+    thread_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One thing a person did: typed text, pressed a button, sent a voice note, edited a message.
+
+    ``platform_msg_id`` is unique per platform and makes redelivery harmless; ``raw`` keeps the
+    platform payload for debugging but nothing relies on it.
+    """
+
+    platform: str
+    user_ref: str
+    address: Address
+    received_at: datetime
+    kind: InboundKind = "text"
+    text: str | None = None
+    platform_msg_id: str | None = None
+    file_id: str | None = None
+    edit_of: str | None = None
+    group_hint: str | None = None
+    raw: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A button: what the person sees and what comes back when they press it."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One message to send. ``choices`` become buttons; ``multi`` means several may be picked."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    multi: bool = False
+    prompt_ref: str | None = None

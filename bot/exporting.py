@@ -1,0 +1,93 @@
+"""Write responses as csv, jsonl or xlsx with the contract's columns, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC
+from typing import IO
+
+from storage.records import ResponseRow
+
+COLUMNS = (
+    "response_id",
+    "campaign",
+    "flow",
+    "step",
+    "group",
+    "participant",
+    "channel",
+    "kind",
+    "answer",
+    "answered_at",
+)
+FORMATS = ("csv", "jsonl", "xlsx")
+_FORMULA_START = ("=", "+", "-", "@")
+# openpyxl refuses these control characters in cells; they are replaced, never allowed to crash.
+_ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def row_values(row: ResponseRow) -> dict[str, str]:
+    """The contract's columns for one response; ``answered_at`` in ISO 8601 UTC."""
+    return {
+        "response_id": row.response_id,
+        "campaign": row.campaign,
+        "flow": row.flow,
+        "step": row.step,
+        "group": row.group,
+        "participant": row.participant,
+        "channel": row.channel,
+        "kind": row.kind,
+        "answer": row.answer,
+        "answered_at": row.answered_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def neutralise_formula(value: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would run as a formula (OWASP CSV injection)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def write_csv(rows: Iterable[ResponseRow], out: IO[str]) -> int:
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        values = row_values(row)
+        writer.writerow({k: neutralise_formula(v) for k, v in values.items()})
+        count += 1
+    return count
+
+
+def write_jsonl(rows: Iterable[ResponseRow], out: IO[str]) -> int:
+    count = 0
+    for row in rows:
+        out.write(json.dumps(row_values(row), ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def xlsx_bytes(rows: Iterable[ResponseRow]) -> tuple[bytes, int]:
+    """Every cell is written as text (data type ``s``), so nothing is ever evaluated."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("responses")
+    sheet.append(list(COLUMNS))
+    count = 0
+    for row in rows:
+        cells = []
+        for value in row_values(row).values():
+            from openpyxl.cell import WriteOnlyCell
+
+            cell = WriteOnlyCell(sheet, value=_ILLEGAL_XLSX.sub("\ufffd", value))
+            cell.data_type = "s"
+            cells.append(cell)
+        sheet.append(cells)
+        count += 1
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue(), count

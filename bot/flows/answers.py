@@ -1,0 +1,99 @@
+"""Read a person's reply to one structured step: button values, numbers, option text or words."""
+
+from __future__ import annotations
+
+import re
+
+from bot.config import Step
+from bot.events import Choice
+
+_YES = {"yes", "y", "yeah", "yep", "ok", "okay", "sure", "agree", "i agree", "👍"}
+_NO = {"no", "n", "nope", "no thanks", "disagree", "👎"}
+
+
+class InvalidAnswer(ValueError):
+    """The reply does not fit the step; the message is the polite re-ask."""
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.strip().lower().rstrip(".!").split())
+
+
+def parse_yesno(text: str) -> bool | None:
+    """Return True/False for yes/no words, None when it is neither."""
+    word = normalise(text)
+    if word in _YES:
+        return True
+    if word in _NO:
+        return False
+    return None
+
+
+def step_choices(step: Step) -> tuple[Choice, ...]:
+    """The buttons a step offers (empty for free text)."""
+    if step.type in ("choice", "multi"):
+        return tuple(Choice(option, str(i)) for i, option in enumerate(step.options, start=1))
+    if step.type == "scale":
+        return tuple(Choice(str(n), str(n)) for n in range(step.min, step.max + 1))
+    if step.type == "yesno":
+        return (Choice("Yes", "yes"), Choice("No", "no"))
+    return ()
+
+
+def _match_option(step: Step, token: str) -> str | None:
+    token = normalise(token)
+    if token.isdigit() and 1 <= int(token) <= len(step.options):
+        return step.options[int(token) - 1]
+    for option in step.options:
+        if normalise(option) == token:
+            return option
+    return None
+
+
+def parse_answer(step: Step, text: str) -> str:
+    """Turn a reply into the stored answer for ``step``.
+
+    Returns:
+        The answer text: the option for choices, ``"A; B"`` for multi, the number for scales,
+        ``yes``/``no`` for yes/no questions, and the text itself (as sent) for free text.
+
+    Raises:
+        InvalidAnswer: with a friendly sentence saying what would fit.
+    """
+    if step.type == "text":
+        if not text.strip():
+            raise InvalidAnswer("I didn't catch an answer there. Please type a few words.")
+        return text
+    if step.type == "yesno":
+        value = parse_yesno(text)
+        if value is None:
+            raise InvalidAnswer("Please answer yes or no.")
+        return "yes" if value else "no"
+    if step.type == "scale":
+        token = normalise(text)
+        for point, label in step.labels.items():
+            if normalise(label) == token:
+                return str(point)
+        if re.fullmatch(r"[+-]?\d+", token) and step.min <= int(token) <= step.max:
+            return str(int(token))
+        raise InvalidAnswer(f"Please pick a number from {step.min} to {step.max}.")
+    if step.type == "choice":
+        option = _match_option(step, text)
+        if option is None:
+            raise InvalidAnswer(
+                f"Please pick one of the options by its number (1 to {len(step.options)})."
+            )
+        return option
+    tokens = [t for t in re.split(r"[,;\n]+|\s+(?=\d)", text) if t.strip()]
+    picked: list[str] = []
+    for token in tokens:
+        option = _match_option(step, token)
+        if option is None:
+            raise InvalidAnswer(
+                "Please pick one or more options by their numbers, separated by commas (e.g. 1,3)."
+            )
+        if option not in picked:
+            picked.append(option)
+    if not picked:
+        raise InvalidAnswer("Please pick at least one option, e.g. 1,3.")
+    return "; ".join(o for o in step.options if o in picked)

@@ -1,0 +1,619 @@
+"""The platform-free conversation engine: state + input + now -> replies, records and effects.
+
+Pure and synchronous: no I/O, no clock, no database. The dispatcher feeds it and carries out what
+it returns, so every rule about consent, flows and rights is testable with plain values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot.config import Campaign, Condition, Flow, Settings, Step
+from bot.events import Choice, Outbound
+from bot.flows import messages as say
+from bot.flows.answers import InvalidAnswer, normalise, parse_answer, parse_yesno, step_choices
+from bot.flows.state import ActiveFlow, ConversationState, PendingFlow
+from bot.timeparse import parse_duration
+
+InputKind = Literal["text", "button", "voice", "media"]
+COMMANDS = ("start", "help", "stop", "mydata", "delete", "done", "skip")
+
+
+@dataclass(frozen=True, slots=True)
+class InviteCheck:
+    """What the dispatcher found for an invite code: a campaign and group, or why not."""
+
+    code: str
+    campaign_id: str | None = None
+    group_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserInput:
+    """One normalised thing a participant did, as the engine sees it."""
+
+    text: str
+    at: datetime
+    kind: InputKind = "text"
+    file_id: str | None = None
+    invite: InviteCheck | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """An answer to store, tagged with where in the campaign it belongs."""
+
+    campaign_id: str
+    flow_id: str
+    step_id: str
+    kind: str
+    answer: str
+    file_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Enrol:
+    campaign_id: str
+    group_id: str
+    invite_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    campaign_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Erase:
+    """Erase the participant everywhere (also used when consent is declined)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowData:
+    """Tell the participant what we hold about them (the dispatcher has the data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlowEnded:
+    campaign_id: str
+    flow_id: str
+    entry_key: str
+    completed: bool
+
+
+Effect = Enrol | OptOut | Erase | ShowData | FlowEnded
+
+
+@dataclass(slots=True)
+class Transition:
+    """What one input (or scheduled offer) leads to."""
+
+    state: ConversationState
+    replies: list[Outbound] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+    def say(
+        self,
+        text: str,
+        choices: Iterable[Choice] = (),
+        *,
+        multi: bool = False,
+        ref: str | None = None,
+    ) -> None:
+        self.replies.append(Outbound(text, tuple(choices), multi, ref))
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """Split ``/start@bot CODE`` into ("start", "CODE"); None if the text is not a command."""
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) < 2:
+        return None
+    head, _, arg = stripped[1:].partition(" ")
+    return head.split("@", 1)[0].lower(), arg.strip()
+
+
+class Engine:
+    """Runs consent, enrolment, flows and the rights commands for one platform."""
+
+    def __init__(self, settings: Settings, platform: str, *, rehearsal: bool = False) -> None:
+        self.settings = settings
+        self.platform = platform
+        self.rehearsal = rehearsal
+
+    # -- entry points -----------------------------------------------------------------------
+    def handle(self, state: ConversationState, event: UserInput) -> Transition:
+        """React to one input from the participant."""
+        t = self.expire(state, event.at)
+        command = parse_command(event.text) if event.kind in ("text", "button") else None
+        if t.state.confirming and command is None:
+            return self._on_confirmation(t, event)
+        if t.state.confirming:
+            t.state.confirming = None
+        if command is not None:
+            return self._on_command(t, command[0], command[1], event)
+        return self._on_message(t, event)
+
+    def offer_flow(
+        self,
+        state: ConversationState,
+        campaign_id: str,
+        entry_key: str,
+        flow_id: str,
+        now: datetime,
+        *,
+        reminder: bool = False,
+    ) -> Transition:
+        """A scheduled flow (or reminder) is due for this participant."""
+        t = self.expire(state, now)
+        s = t.state
+        if s.stage != "enrolled" or s.campaign_id != campaign_id or self._closed(campaign_id, now):
+            return t
+        if s.is_finished(campaign_id, entry_key):
+            return t
+        if s.active and s.active.entry_key == entry_key and s.active.campaign_id == campaign_id:
+            if reminder:
+                t.say(say.REMINDER)
+                self._prompt_current(t)
+            return t
+        if any(p.entry_key == entry_key and p.campaign_id == campaign_id for p in s.pending):
+            return t
+        s.pending.append(PendingFlow(campaign_id, flow_id, entry_key))
+        self._advance(t, now)
+        return t
+
+    def expire(self, state: ConversationState, now: datetime) -> Transition:
+        """Close an active flow whose participant has been silent longer than its idle time."""
+        t = Transition(replace(state, pending=list(state.pending), finished=list(state.finished)))
+        active = t.state.active
+        if active is None:
+            return t
+        flow = self.settings.flow_by_id.get(active.flow_id)
+        if flow is None or now - active.last_input_at >= flow.idle_timeout:
+            completed = flow is not None and flow.kind == "open" and active.open_answers > 0
+            self._end_flow(t, completed=completed, announce=False)
+        return t
+
+    # -- commands ---------------------------------------------------------------------------
+    def _on_command(self, t: Transition, name: str, arg: str, event: UserInput) -> Transition:
+        s = t.state
+        if name == "start":
+            return self._start(t, arg, event)
+        if name == "help":
+            t.say(say.HELP)
+            return t
+        if name == "mydata":
+            t.effects.append(ShowData())
+            return t
+        if name == "delete":
+            s.confirming = "delete"
+            t.say(say.DELETE_CONFIRM, _yes_no())
+            return t
+        if name == "stop":
+            if s.stage == "stopped":
+                t.say(say.STOPPED)
+                return t
+            s.confirming = "stop"
+            t.say(say.STOP_CONFIRM, _yes_no())
+            return t
+        if name in ("done", "skip"):
+            return self._done_or_skip(t, name, event.at)
+        t.say(say.UNKNOWN_COMMAND.format(command="/" + name))
+        return t
+
+    def _on_confirmation(self, t: Transition, event: UserInput) -> Transition:
+        s = t.state
+        answer = parse_yesno(event.text) if event.kind in ("text", "button") else None
+        what, s.confirming = s.confirming, None
+        if answer is None:
+            # Not a yes/no: cancel the question and treat the message as what it is.
+            t.say(say.CANCELLED)
+            return self._on_message(t, event)
+        if not answer:
+            t.say(say.CANCELLED)
+            self._prompt_current(t)
+            return t
+        if what == "delete":
+            t.effects.append(Erase())
+            t.state = ConversationState()
+            t.say(say.DELETED)
+            return t
+        if s.active:
+            self._end_flow(t, completed=False, announce=False)
+        s.pending.clear()
+        t.effects.append(OptOut(s.campaign_id))
+        s.stage = "stopped"
+        t.say(say.STOPPED)
+        return t
+
+    def _done_or_skip(self, t: Transition, name: str, now: datetime) -> Transition:
+        active = t.state.active
+        if active is None:
+            t.say(say.NOTHING_TO_FINISH if name == "done" else say.NOTHING_TO_SKIP)
+            return t
+        flow = self.settings.flow_by_id[active.flow_id]
+        if flow.kind == "open":
+            self._end_flow(t, completed=active.open_answers > 0, announce=True)
+            self._advance(t, now)
+            return t
+        if name == "done":
+            t.say(say.DONE_IN_STRUCTURED)
+            self._prompt_current(t)
+            return t
+        step = _step(flow, active.step_id)
+        if not step.optional:
+            t.say(say.CANNOT_SKIP)
+            self._prompt_current(t)
+            return t
+        t.say(say.SKIPPED)
+        active.last_input_at = now
+        self._next_step(t, flow, step, now)
+        return t
+
+    # -- joining ----------------------------------------------------------------------------
+    def _start(self, t: Transition, code: str, event: UserInput) -> Transition:
+        s = t.state
+        invite = event.invite if code else None
+        if invite and invite.error:
+            t.say(invite.error)
+        if s.stage == "enrolled":
+            campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
+            t.say(say.ALREADY_IN.format(title=campaign.title if campaign else s.campaign_id))
+            if s.active:
+                self._prompt_current(t)
+            else:
+                self._advance(t, event.at) or t.say(say.NOTHING_NOW)
+            return t
+        s.stage, s.active, s.pending = "new", None, []
+        s.campaign_id = s.group_id = s.invite_code = None
+        if invite and invite.campaign_id and not invite.error:
+            if self._closed(invite.campaign_id, event.at):
+                t.say(say.CLOSED)
+                return t
+            s.campaign_id, s.group_id, s.invite_code = invite.campaign_id, invite.group_id, code
+            return self._ask_consent(t)
+        campaigns = self._open_campaigns(event.at)
+        if not campaigns:
+            t.say(say.NO_CAMPAIGN)
+            return t
+        if len(campaigns) > 1:
+            s.stage = "choose_campaign"
+            t.say(say.CHOOSE_CAMPAIGN, [Choice(c.title, c.id) for c in campaigns])
+            return t
+        s.campaign_id = campaigns[0].id
+        return self._ask_consent(t)
+
+    def _ask_consent(self, t: Transition) -> Transition:
+        campaign = self.settings.campaign(t.state.campaign_id or "")
+        t.state.stage = "consent"
+        t.say(say.WELCOME.format(title=campaign.title))
+        t.say(campaign.consent.strip(), _yes_no(), ref=f"{campaign.id}:consent")
+        return t
+
+    def _selectable_groups(self, campaign: Campaign) -> list[Choice]:
+        groups = self.settings.group_by_id
+        return [
+            Choice(groups[g].label, g)
+            for g in campaign.groups
+            if g in groups and groups[g].self_select
+        ]
+
+    def _on_join_step(self, t: Transition, event: UserInput) -> Transition:
+        s = t.state
+        if s.stage == "choose_campaign":
+            options = self._open_campaigns(event.at)
+            picked = _pick([Choice(c.title, c.id) for c in options], event.text)
+            if picked is None:
+                t.say(say.CHOOSE_CAMPAIGN, [Choice(c.title, c.id) for c in options])
+                return t
+            s.campaign_id = picked
+            return self._ask_consent(t)
+        campaign = self.settings.campaign(s.campaign_id or "")
+        if s.stage == "consent":
+            agreed = parse_yesno(event.text) if event.kind in ("text", "button") else None
+            if agreed is None:
+                t.say(say.CONSENT_REASK, _yes_no())
+                return t
+            if not agreed:
+                t.effects.append(Erase())
+                t.state = ConversationState()
+                t.say(say.DECLINED)
+                return t
+            if s.group_id:
+                return self._enrol(t, event.at)
+            choices = self._selectable_groups(campaign)
+            if not choices:
+                t.effects.append(Erase())
+                t.state = ConversationState()
+                t.say(say.INVITE_ONLY)
+                return t
+            s.stage = "choose_group"
+            t.say(say.CHOOSE_GROUP, choices, ref=f"{campaign.id}:group")
+            return t
+        choices = self._selectable_groups(campaign)
+        picked = _pick(choices, event.text)
+        if picked is None:
+            t.say(say.GROUP_REASK, choices, ref=f"{campaign.id}:group")
+            return t
+        s.group_id = picked
+        return self._enrol(t, event.at)
+
+    def _enrol(self, t: Transition, now: datetime) -> Transition:
+        s = t.state
+        campaign = self.settings.campaign(s.campaign_id or "")
+        s.stage = "enrolled"
+        t.effects.append(Enrol(campaign.id, s.group_id or "", s.invite_code))
+        label = self.settings.group_by_id[s.group_id or ""].label
+        t.say(say.ENROLLED.format(group=label))
+        for entry in campaign.schedule:
+            due_now = entry.after is not None and parse_duration(entry.after) <= timedelta(0)
+            if self.rehearsal or due_now:
+                s.pending.append(PendingFlow(campaign.id, entry.flow, entry.key))
+        if self.rehearsal:
+            s.pending = self._rehearsal_order(campaign, s.pending, now)
+        if not self._advance(t, now):
+            t.say(say.NOTHING_NOW)
+        return t
+
+    def _rehearsal_order(
+        self, campaign: Campaign, pending: list[PendingFlow], now: datetime
+    ) -> list[PendingFlow]:
+        """Order flows by when they would first go out for someone joining now."""
+        from bot.schedule_preview import first_send
+
+        order = {e.key: first_send(self.settings, campaign, e, now) for e in campaign.schedule}
+        far = now + timedelta(days=36500)
+        return sorted(pending, key=lambda p: order.get(p.entry_key) or far)
+
+    # -- answering --------------------------------------------------------------------------
+    def _on_message(self, t: Transition, event: UserInput) -> Transition:
+        s = t.state
+        if s.stage == "new":
+            return self._start(t, "", event)
+        if s.stage == "stopped":
+            t.say(say.STOPPED_ALREADY)
+            return t
+        if s.stage in ("choose_campaign", "consent", "choose_group"):
+            if event.kind not in ("text", "button"):
+                t.say(say.MEDIA_NOT_READ)
+                return t
+            return self._on_join_step(t, event)
+        if s.campaign_id and self._closed(s.campaign_id, event.at):
+            s.active, s.pending = None, []
+            t.say(say.CLOSED)
+            return t
+        if event.kind == "media":
+            t.say(say.MEDIA_NOT_READ)
+            return t
+        active = s.active
+        if active is None:
+            self._unprompted(t, event)
+            return t
+        flow = self.settings.flow_by_id[active.flow_id]
+        if flow.kind == "open":
+            return self._on_open_answer(t, flow, event)
+        return self._on_structured_answer(t, flow, event)
+
+    def _unprompted(self, t: Transition, event: UserInput) -> None:
+        """Keep a comment sent when no question is open: losing it would be worse than noise."""
+        s = t.state
+        if event.kind == "button":
+            t.say(say.NOTHING_NOW)
+            return
+        if event.kind == "text" and not event.text.strip():
+            t.say(say.NOTHING_NOW)
+            return
+        kind = "voice" if event.kind == "voice" else "open"
+        flow_id = s.last_flow_id or "unprompted"
+        t.records.append(
+            Record(s.campaign_id or "", flow_id, "unprompted", kind, event.text, event.file_id)
+        )
+        t.say(say.NOTHING_NOW)
+
+    def _on_open_answer(self, t: Transition, flow: Flow, event: UserInput) -> Transition:
+        active = t.state.active
+        assert active is not None
+        if event.kind == "button" or not event.text.strip() and event.kind != "voice":
+            t.say(say.TEXT_TOO_BLANK if event.kind != "button" else say.OPEN_HINT)
+            return t
+        kind = "voice" if event.kind == "voice" else "open"
+        t.records.append(
+            Record(active.campaign_id, flow.id, active.step_id, kind, event.text, event.file_id)
+        )
+        active.open_answers += 1
+        active.last_input_at = event.at
+        if event.kind == "voice":
+            t.say(say.VOICE_KEPT)
+        if active.probes_asked < len(flow.probes):
+            active.probes_asked += 1
+            active.step_id = f"probe-{active.probes_asked}"
+            t.say(flow.probes[active.probes_asked - 1], ref=self._ref(active))
+        elif active.step_id != "more":
+            active.step_id = "more"
+            t.say(say.OPEN_MORE)
+        elif event.kind != "voice":
+            t.say(say.OPEN_NOTED)
+        return t
+
+    def _on_structured_answer(self, t: Transition, flow: Flow, event: UserInput) -> Transition:
+        active = t.state.active
+        assert active is not None
+        step = _step(flow, active.step_id)
+        if event.kind == "voice":
+            if step.type != "text":
+                t.say(say.VOICE_NOT_HERE)
+                self._prompt_current(t)
+                return t
+            answer, kind = event.text, "voice"
+        else:
+            try:
+                answer, kind = parse_answer(step, event.text), step.type
+            except InvalidAnswer as exc:
+                t.say(str(exc) + (" Or send /skip." if step.optional else ""))
+                self._prompt_current(t)
+                return t
+        t.records.append(Record(active.campaign_id, flow.id, step.id, kind, answer, event.file_id))
+        active.answers[step.id] = answer
+        active.last_input_at = event.at
+        self._next_step(t, flow, step, event.at)
+        return t
+
+    # -- moving through flows ---------------------------------------------------------------
+    def _next_step(self, t: Transition, flow: Flow, current: Step, now: datetime) -> None:
+        active = t.state.active
+        assert active is not None
+        index = flow.steps.index(current)
+        for step in flow.steps[index + 1 :]:
+            if _condition_holds(step.when, active.answers):
+                active.step_id = step.id
+                self._prompt_current(t)
+                return
+        self._end_flow(t, completed=True, announce=True)
+        self._advance(t, now)
+
+    def _end_flow(self, t: Transition, *, completed: bool, announce: bool) -> None:
+        s = t.state
+        active = s.active
+        if active is None:
+            return
+        flow = self.settings.flow_by_id.get(active.flow_id)
+        if announce and flow is not None:
+            t.say(flow.closing or say.FLOW_DONE.format(title=flow.display_title))
+        if completed:
+            s.finished.append(f"{active.campaign_id}:{active.entry_key}")
+        t.effects.append(FlowEnded(active.campaign_id, active.flow_id, active.entry_key, completed))
+        s.last_flow_id = active.flow_id
+        s.active = None
+
+    def _advance(self, t: Transition, now: datetime) -> bool:
+        """Start the next waiting flow if none is under way; True if a flow is now active."""
+        s = t.state
+        while s.active is None and s.pending:
+            nxt = s.pending.pop(0)
+            flow = self.settings.flow_by_id.get(nxt.flow_id)
+            if flow is None or s.is_finished(nxt.campaign_id, nxt.entry_key):
+                continue
+            self._begin(t, flow, nxt, now)
+        return s.active is not None
+
+    def _begin(self, t: Transition, flow: Flow, pending: PendingFlow, now: datetime) -> None:
+        if flow.kind == "open":
+            first = "opening"
+        else:
+            first_step = next((st for st in flow.steps if _condition_holds(st.when, {})), None)
+            if first_step is None:
+                return
+            first = first_step.id
+        t.state.active = ActiveFlow(
+            pending.campaign_id, flow.id, pending.entry_key, first, now, now
+        )
+        if flow.intro:
+            t.say(flow.intro)
+        self._prompt_current(t)
+
+    def _prompt_current(self, t: Transition) -> None:
+        active = t.state.active
+        if active is None:
+            return
+        flow = self.settings.flow_by_id[active.flow_id]
+        ref = self._ref(active)
+        if flow.kind == "open":
+            if active.step_id == "opening":
+                t.say(f"{(flow.opening or '').strip()}\n\n{say.OPEN_HINT}", ref=ref)
+            elif active.step_id.startswith("probe-"):
+                t.say(flow.probes[int(active.step_id.split("-")[1]) - 1], ref=ref)
+            else:
+                t.say(say.OPEN_MORE, ref=ref)
+            return
+        step = _step(flow, active.step_id)
+        t.say(_question_text(step), step_choices(step), multi=step.type == "multi", ref=ref)
+
+    @staticmethod
+    def _ref(active: ActiveFlow) -> str:
+        return f"{active.campaign_id}:{active.flow_id}:{active.step_id}"
+
+    # -- campaign windows -------------------------------------------------------------------
+    def _closed(self, campaign_id: str, now: datetime) -> bool:
+        campaign = self.settings.campaign_by_id.get(campaign_id)
+        if campaign is None:
+            return True
+        _, closes = self.settings.campaign_window(campaign)
+        return closes is not None and now >= closes
+
+    def _open_campaigns(self, now: datetime) -> list[Campaign]:
+        return [
+            c
+            for c in self.settings.campaigns
+            if self.platform in self.settings.campaign_channels(c) and not self._closed(c.id, now)
+        ]
+
+
+def _yes_no() -> tuple[Choice, ...]:
+    return (Choice("Yes", "yes"), Choice("No", "no"))
+
+
+def _pick(choices: list[Choice], text: str) -> str | None:
+    token = normalise(text)
+    if token.isdigit() and 1 <= int(token) <= len(choices):
+        return choices[int(token) - 1].value
+    for choice in choices:
+        if token in (normalise(choice.value), normalise(choice.label)):
+            return choice.value
+    return None
+
+
+def _step(flow: Flow, step_id: str) -> Step:
+    for step in flow.steps:
+        if step.id == step_id:
+            return step
+    raise KeyError(f"flow {flow.id!r} has no step {step_id!r}")
+
+
+def _as_answer(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return normalise(str(value))
+
+
+def _condition_holds(when: Condition | None, answers: dict[str, str]) -> bool:
+    """Decide whether a step's ``when`` is met by earlier answers (unanswered means not met)."""
+    if when is None:
+        return True
+    if when.step not in answers:
+        return False
+    given = normalise(answers[when.step])
+    chosen = {normalise(part) for part in given.split(";")}
+    if when.equals is not None and _as_answer(when.equals) not in chosen | {given}:
+        return False
+    if when.not_equals is not None and _as_answer(when.not_equals) in chosen | {given}:
+        return False
+    if when.any_of is not None and not {_as_answer(v) for v in when.any_of} & (chosen | {given}):
+        return False
+    if when.at_least is not None or when.at_most is not None:
+        try:
+            number = float(given)
+        except ValueError:
+            return False
+        if when.at_least is not None and number < when.at_least:
+            return False
+        if when.at_most is not None and number > when.at_most:
+            return False
+    return True
+
+
+def _question_text(step: Step) -> str:
+    if step.type == "scale":
+        ends = []
+        if step.min in step.labels:
+            ends.append(f"{step.min} = {step.labels[step.min]}")
+        if step.max in step.labels:
+            ends.append(f"{step.max} = {step.labels[step.max]}")
+        anchor = f" ({', '.join(ends)})" if ends else f" ({step.min} to {step.max})"
+        return step.ask.strip() + anchor
+    if step.type == "multi":
+        return step.ask.strip() + "\n(Pick all that apply, e.g. 1,3.)"
+    return step.ask.strip() + (" (optional: /skip)" if step.optional else "")

@@ -1,0 +1,45 @@
+"""Engines and sessions: one place that knows database URLs, drivers and SQLite pragmas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+
+def async_url(url: str) -> str:
+    """Pick the async driver for a plain ``sqlite://`` or ``postgresql://`` URL."""
+    if url.startswith("sqlite://") and not url.startswith("sqlite+"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    full = async_url(url)
+    if full.startswith("sqlite"):
+        kwargs.setdefault("poolclass", NullPool)
+        kwargs.setdefault("connect_args", {"timeout": 30})
+    engine = create_async_engine(full, **kwargs)
+    if full.startswith("sqlite"):
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            if ":memory:" not in full:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    return engine
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    """Sessions that keep loaded values after commit (the caller owns the transaction)."""
+    return async_sessionmaker(engine, expire_on_commit=False)

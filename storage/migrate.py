@@ -1,0 +1,52 @@
+"""Apply Alembic migrations from code, so `db upgrade` and `run` need no alembic.ini lying around."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config pointing at our migrations and ``url``."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` up to ``revision``.
+
+    Alembic's env runs its own event loop, so when called from inside a running loop this runs
+    in a worker thread instead.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(alembic_config(url), revision)
+        return
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            command.upgrade(alembic_config(url), revision)
+        except BaseException as exc:  # re-raised in the caller's thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+def current_head() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

@@ -1,0 +1,189 @@
+"""The database schema: SQLAlchemy 2 declarative models. ORM objects never leave ``storage``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware datetime")
+        from datetime import UTC
+
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        from datetime import UTC
+
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Participant(Base):
+    """A person, known only by a random pseudonym."""
+
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PlatformAddress(Base):
+    """How to reach a participant on one platform: kept apart so erasure and exports can drop it."""
+
+    __tablename__ = "platform_addresses"
+    __table_args__ = (UniqueConstraint("platform", "user_ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(16))
+    user_ref: Mapped[str] = mapped_column(String(128))
+    chat_ref: Mapped[str] = mapped_column(String(128))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+
+class Enrolment(Base):
+    """A participant's place in one campaign, with the group they take part as."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (UniqueConstraint("participant_id", "campaign_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    campaign_id: Mapped[str] = mapped_column(String(64), index=True)
+    group_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    invite_code: Mapped[str | None] = mapped_column(String(64))
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConversationRow(Base):
+    """The engine's state for one participant, as JSON."""
+
+    __tablename__ = "conversation_states"
+
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FlowProgress(Base):
+    """Whether a participant was prompted for, and finished, one schedule entry of a campaign."""
+
+    __tablename__ = "flow_progress"
+    __table_args__ = (UniqueConstraint("participant_id", "campaign_id", "entry_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    flow_id: Mapped[str] = mapped_column(String(64))
+    entry_key: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Response(Base):
+    """One answer, exactly as sent, tagged with the group its author had when answering."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        UniqueConstraint("channel", "source_msg_id"),
+        Index("ix_responses_campaign_flow", "campaign_id", "flow_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    response_uid: Mapped[str] = mapped_column(String(32), unique=True)
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    flow_id: Mapped[str] = mapped_column(String(64))
+    step_id: Mapped[str] = mapped_column(String(64))
+    group_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    answer: Mapped[str] = mapped_column(Text)
+    original_answer: Mapped[str | None] = mapped_column(Text)
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    source: Mapped[str | None] = mapped_column(String(128))
+    source_msg_id: Mapped[str | None] = mapped_column(String(160))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InboundLog(Base):
+    """Each platform message handled once; the replies are kept so a redelivery repeats them."""
+
+    __tablename__ = "inbound_log"
+    __table_args__ = (UniqueConstraint("platform", "platform_msg_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_msg_id: Mapped[str] = mapped_column(String(160))
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    replies: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    handled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Invite(Base):
+    """An invite code that enrols into one campaign and group."""
+
+    __tablename__ = "invites"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    group_id: Mapped[str] = mapped_column(String(64))
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,75 @@
+"""Plain values that repositories return; callers never see ORM objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRef:
+    id: int
+    pseudonym: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddressRef:
+    participant_id: int
+    platform: str
+    user_ref: str
+    chat_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolmentRef:
+    participant_id: int
+    campaign_id: str
+    group_id: str
+    channel: str
+    joined_at: datetime
+    opted_out_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewResponse:
+    """An answer to store; ``source_msg_id`` makes a redelivered message a no-op."""
+
+    campaign_id: str
+    flow_id: str
+    step_id: str
+    group_id: str
+    channel: str
+    kind: str
+    answer: str
+    answered_at: datetime
+    participant_id: int | None = None
+    source_msg_id: str | None = None
+    file_id: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRow:
+    """One response as exports and analysis see it (pseudonymous)."""
+
+    response_id: str
+    campaign: str
+    flow: str
+    step: str
+    group: str
+    participant: str
+    channel: str
+    kind: str
+    answer: str
+    answered_at: datetime
+    original_answer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRef:
+    code: str
+    campaign_id: str
+    group_id: str
+    max_uses: int | None
+    uses: int
+    expires_at: datetime | None

@@ -1,0 +1,466 @@
+"""Repositories: the only code that speaks SQL. Each takes a session and never commits.
+
+The caller (the dispatcher or a CLI command) owns the transaction, as SQLAlchemy recommends:
+"keep the lifecycle of the session separate and external".
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    ConversationRow,
+    Enrolment,
+    FlowProgress,
+    InboundLog,
+    Invite,
+    Participant,
+    PlatformAddress,
+    Response,
+)
+from storage.records import (
+    AddressRef,
+    EnrolmentRef,
+    InviteRef,
+    NewResponse,
+    ParticipantRef,
+    ResponseRow,
+)
+
+
+def new_pseudonym() -> str:
+    """A random, stable pseudonym: derived from nothing, so it reveals nothing."""
+    return "P-" + secrets.token_hex(5)
+
+
+def new_response_uid() -> str:
+    return "R-" + secrets.token_hex(8)
+
+
+class ParticipantRepo:
+    """Participants and the platform addresses that reach them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find_by_address(self, platform: str, user_ref: str) -> ParticipantRef | None:
+        row = (
+            await self.session.execute(
+                select(Participant.id, Participant.pseudonym)
+                .join(PlatformAddress, PlatformAddress.participant_id == Participant.id)
+                .where(PlatformAddress.platform == platform, PlatformAddress.user_ref == user_ref)
+            )
+        ).first()
+        return ParticipantRef(row.id, row.pseudonym) if row else None
+
+    async def by_pseudonym(self, pseudonym: str) -> ParticipantRef | None:
+        row = (
+            await self.session.execute(
+                select(Participant.id, Participant.pseudonym).where(
+                    Participant.pseudonym == pseudonym
+                )
+            )
+        ).first()
+        return ParticipantRef(row.id, row.pseudonym) if row else None
+
+    async def create(
+        self, platform: str, user_ref: str, chat_ref: str, now: datetime
+    ) -> ParticipantRef:
+        participant = Participant(pseudonym=new_pseudonym(), created_at=now)
+        self.session.add(participant)
+        await self.session.flush()
+        self.session.add(
+            PlatformAddress(
+                participant_id=participant.id,
+                platform=platform,
+                user_ref=user_ref,
+                chat_ref=chat_ref,
+            )
+        )
+        await self.session.flush()
+        return ParticipantRef(participant.id, participant.pseudonym)
+
+    async def update_chat(self, participant_id: int, platform: str, chat_ref: str) -> None:
+        await self.session.execute(
+            update(PlatformAddress)
+            .where(
+                PlatformAddress.participant_id == participant_id,
+                PlatformAddress.platform == platform,
+                PlatformAddress.chat_ref != chat_ref,
+            )
+            .values(chat_ref=chat_ref)
+        )
+
+    async def addresses(self, participant_id: int) -> list[AddressRef]:
+        rows = await self.session.scalars(
+            select(PlatformAddress).where(PlatformAddress.participant_id == participant_id)
+        )
+        return [AddressRef(r.participant_id, r.platform, r.user_ref, r.chat_ref) for r in rows]
+
+    async def erase(self, participant_id: int) -> int:
+        """Delete the participant and everything that refers to them; returns answers erased."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Response)
+            .where(Response.participant_id == participant_id)
+        )
+        for model in (
+            Response,
+            InboundLog,
+            FlowProgress,
+            Enrolment,
+            ConversationRow,
+            PlatformAddress,
+        ):
+            await self.session.execute(
+                delete(model).where(model.participant_id == participant_id)  # type: ignore[attr-defined]
+            )
+        await self.session.execute(delete(Participant).where(Participant.id == participant_id))
+        return int(count or 0)
+
+
+class StateRepo:
+    """The engine's JSON state per participant."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def load(self, participant_id: int, *, for_update: bool = False) -> dict[str, Any] | None:
+        query = select(ConversationRow.state).where(
+            ConversationRow.participant_id == participant_id
+        )
+        if for_update:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def save(self, participant_id: int, state: dict[str, Any], now: datetime) -> None:
+        row = await self.session.get(ConversationRow, participant_id)
+        if row is None:
+            self.session.add(
+                ConversationRow(participant_id=participant_id, state=state, updated_at=now)
+            )
+        else:
+            row.state = state
+            row.updated_at = now
+
+
+class EnrolmentRepo:
+    """Who takes part in which campaign, as which group."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def enrol(
+        self,
+        participant_id: int,
+        campaign_id: str,
+        group_id: str,
+        channel: str,
+        invite_code: str | None,
+        now: datetime,
+    ) -> None:
+        row = (
+            await self.session.scalars(
+                select(Enrolment).where(
+                    Enrolment.participant_id == participant_id,
+                    Enrolment.campaign_id == campaign_id,
+                )
+            )
+        ).first()
+        if row is None:
+            self.session.add(
+                Enrolment(
+                    participant_id=participant_id,
+                    campaign_id=campaign_id,
+                    group_id=group_id,
+                    channel=channel,
+                    invite_code=invite_code,
+                    consented_at=now,
+                    joined_at=now,
+                )
+            )
+        else:
+            row.group_id, row.consented_at, row.opted_out_at = group_id, now, None
+        await self.session.flush()
+
+    async def opt_out(self, participant_id: int, campaign_id: str | None, now: datetime) -> None:
+        query = update(Enrolment).where(Enrolment.participant_id == participant_id)
+        if campaign_id:
+            query = query.where(Enrolment.campaign_id == campaign_id)
+        await self.session.execute(query.values(opted_out_at=now))
+
+    async def get(self, participant_id: int, campaign_id: str) -> EnrolmentRef | None:
+        row = (
+            await self.session.scalars(
+                select(Enrolment).where(
+                    Enrolment.participant_id == participant_id,
+                    Enrolment.campaign_id == campaign_id,
+                )
+            )
+        ).first()
+        return _enrolment(row) if row else None
+
+    async def for_participant(self, participant_id: int) -> list[EnrolmentRef]:
+        rows = await self.session.scalars(
+            select(Enrolment).where(Enrolment.participant_id == participant_id)
+        )
+        return [_enrolment(r) for r in rows]
+
+    async def for_campaign(self, campaign_id: str) -> list[EnrolmentRef]:
+        rows = await self.session.scalars(
+            select(Enrolment).where(Enrolment.campaign_id == campaign_id).order_by(Enrolment.id)
+        )
+        return [_enrolment(r) for r in rows]
+
+
+def _enrolment(row: Enrolment) -> EnrolmentRef:
+    return EnrolmentRef(
+        row.participant_id,
+        row.campaign_id,
+        row.group_id,
+        row.channel,
+        row.joined_at,
+        row.opted_out_at,
+    )
+
+
+class ProgressRepo:
+    """Which schedule entries each participant was prompted for and finished."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _row(
+        self, participant_id: int, campaign_id: str, entry_key: str
+    ) -> FlowProgress | None:
+        return (
+            await self.session.scalars(
+                select(FlowProgress).where(
+                    FlowProgress.participant_id == participant_id,
+                    FlowProgress.campaign_id == campaign_id,
+                    FlowProgress.entry_key == entry_key,
+                )
+            )
+        ).first()
+
+    async def mark(
+        self,
+        participant_id: int,
+        campaign_id: str,
+        flow_id: str,
+        entry_key: str,
+        now: datetime,
+        *,
+        finished: bool,
+    ) -> None:
+        row = await self._row(participant_id, campaign_id, entry_key)
+        if row is None:
+            row = FlowProgress(
+                participant_id=participant_id,
+                campaign_id=campaign_id,
+                flow_id=flow_id,
+                entry_key=entry_key,
+                started_at=now,
+            )
+            self.session.add(row)
+        if finished and row.finished_at is None:
+            row.finished_at = now
+        await self.session.flush()
+
+
+class ResponseRepo:
+    """Answers: stored exactly as sent, edited with the original kept, exported pseudonymously."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, response: NewResponse) -> str:
+        uid = new_response_uid()
+        self.session.add(
+            Response(
+                response_uid=uid,
+                participant_id=response.participant_id,
+                campaign_id=response.campaign_id,
+                flow_id=response.flow_id,
+                step_id=response.step_id,
+                group_id=response.group_id,
+                channel=response.channel,
+                kind=response.kind,
+                answer=response.answer,
+                file_id=response.file_id,
+                source=response.source,
+                source_msg_id=response.source_msg_id,
+                answered_at=response.answered_at,
+            )
+        )
+        return uid
+
+    async def add_many(self, responses: Iterable[NewResponse]) -> int:
+        rows = [
+            {
+                "response_uid": new_response_uid(),
+                "participant_id": r.participant_id,
+                "campaign_id": r.campaign_id,
+                "flow_id": r.flow_id,
+                "step_id": r.step_id,
+                "group_id": r.group_id,
+                "channel": r.channel,
+                "kind": r.kind,
+                "answer": r.answer,
+                "file_id": r.file_id,
+                "source": r.source,
+                "source_msg_id": r.source_msg_id,
+                "answered_at": r.answered_at,
+            }
+            for r in responses
+        ]
+        if rows:
+            await self.session.execute(Response.__table__.insert(), rows)
+        return len(rows)
+
+    async def edit(self, channel: str, source_msg_id: str, answer: str, now: datetime) -> bool:
+        """Replace an answer after the author edited it, keeping the first version."""
+        row = (
+            await self.session.scalars(
+                select(Response).where(
+                    Response.channel == channel, Response.source_msg_id == source_msg_id
+                )
+            )
+        ).first()
+        if row is None:
+            return False
+        if row.original_answer is None:
+            row.original_answer = row.answer
+        row.answer, row.edited_at = answer, now
+        return True
+
+    async def delete_by_source(self, channel: str, source_msg_id: str) -> bool:
+        result = await self.session.execute(
+            delete(Response).where(
+                Response.channel == channel, Response.source_msg_id == source_msg_id
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def rows(
+        self,
+        campaign_id: str | None = None,
+        participant_id: int | None = None,
+    ) -> list[ResponseRow]:
+        query = (
+            select(Response, Participant.pseudonym)
+            .outerjoin(Participant, Participant.id == Response.participant_id)
+            .order_by(Response.answered_at, Response.id)
+        )
+        if campaign_id:
+            query = query.where(Response.campaign_id == campaign_id)
+        if participant_id is not None:
+            query = query.where(Response.participant_id == participant_id)
+        result = await self.session.execute(query)
+        return [
+            ResponseRow(
+                r.response_uid,
+                r.campaign_id,
+                r.flow_id,
+                r.step_id,
+                r.group_id,
+                pseudo or "",
+                r.channel,
+                r.kind,
+                r.answer,
+                r.answered_at,
+                r.original_answer,
+            )
+            for r, pseudo in result.all()
+        ]
+
+    async def count(self, campaign_id: str | None = None) -> int:
+        query = select(func.count()).select_from(Response)
+        if campaign_id:
+            query = query.where(Response.campaign_id == campaign_id)
+        return int(await self.session.scalar(query) or 0)
+
+
+class InboundLogRepo:
+    """Remembers handled platform messages so redelivery changes nothing and repeats the reply."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def replies_for(self, platform: str, platform_msg_id: str) -> list[dict[str, Any]] | None:
+        return (
+            await self.session.execute(
+                select(InboundLog.replies).where(
+                    InboundLog.platform == platform, InboundLog.platform_msg_id == platform_msg_id
+                )
+            )
+        ).scalar_one_or_none()
+
+    async def record(
+        self,
+        platform: str,
+        platform_msg_id: str,
+        participant_id: int | None,
+        replies: Sequence[dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        self.session.add(
+            InboundLog(
+                platform=platform,
+                platform_msg_id=platform_msg_id,
+                participant_id=participant_id,
+                replies=list(replies),
+                handled_at=now,
+            )
+        )
+
+
+class InviteRepo:
+    """Invite codes that fix a participant's campaign and group."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(
+        self,
+        campaign_id: str,
+        group_id: str,
+        now: datetime,
+        *,
+        max_uses: int | None = None,
+        expires_at: datetime | None = None,
+        code: str | None = None,
+    ) -> InviteRef:
+        code = code or secrets.token_urlsafe(9).replace("-", "x").replace("_", "y")
+        self.session.add(
+            Invite(
+                code=code,
+                campaign_id=campaign_id,
+                group_id=group_id,
+                max_uses=max_uses,
+                uses=0,
+                expires_at=expires_at,
+                created_at=now,
+            )
+        )
+        await self.session.flush()
+        return InviteRef(code, campaign_id, group_id, max_uses, 0, expires_at)
+
+    async def get(self, code: str) -> InviteRef | None:
+        row = await self.session.get(Invite, code)
+        if row is None:
+            return None
+        return InviteRef(
+            row.code, row.campaign_id, row.group_id, row.max_uses, row.uses, row.expires_at
+        )
+
+    async def use(self, code: str) -> None:
+        await self.session.execute(
+            update(Invite).where(Invite.code == code).values(uses=Invite.uses + 1)
+        )
