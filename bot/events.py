@@ -55,3 +55,23 @@ class Outbound:
     choices: tuple[Choice, ...] = ()
     multi: bool = False
     prompt_ref: str | None = None
+
+
+DeliveryStatus = Literal["sent", "failed", "uncertain"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What became of one outgoing message.
+
+    ``uncertain`` means the platform may have accepted it (the call timed out after sending) and
+    it was deliberately not sent again, so nobody gets the same prompt twice.
+    """
+
+    address: Address
+    prompt_ref: str | None
+    status: DeliveryStatus
+    attempts: int
+    platform_msg_id: str | None
+    error: str | None
+    at: datetime

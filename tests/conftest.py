@@ -53,22 +53,34 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_ready() -> str:
-    """Migrate the PostgreSQL test database once per session (skip when none is configured)."""
+def postgres_ready() -> Iterator[str]:
+    """A private, migrated PostgreSQL database for this test session (skip when none is set).
+
+    Each session creates its own database so parallel runs on one server never collide.
+    """
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need LISTENING_TEST_POSTGRES_URL (e.g. set by .ci/run)")
     from sqlalchemy import text
+    from sqlalchemy.engine import make_url
 
-    async def reset() -> None:
-        engine = make_engine(POSTGRES_URL)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-        await engine.dispose()
+    name = f"lbtest_{uuid.uuid4().hex[:12]}"
+    base = make_url(POSTGRES_URL)
 
-    asyncio.run(reset())
-    upgrade(POSTGRES_URL)
-    return POSTGRES_URL
+    async def admin(statement: str) -> None:
+        engine = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _truncate_postgres(url: str) -> None:

@@ -41,6 +41,9 @@ class UserInput:
     kind: InputKind = "text"
     file_id: str | None = None
     invite: InviteCheck | None = None
+    # A group the platform already knows (a Slack user mapping, a mapped channel they joined
+    # through): it fixes the group like an invite does, so the person is not asked for it.
+    group_hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +326,8 @@ class Engine:
                 t.state = ConversationState()
                 t.say(say.DECLINED)
                 return t
+            if not s.group_id and event.group_hint in campaign.groups:
+                s.group_id = event.group_hint
             if s.group_id:
                 return self._enrol(t, event.at)
             choices = self._selectable_groups(campaign)

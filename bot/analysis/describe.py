@@ -1,0 +1,155 @@
+"""Turning a partition of responses into themes a person can read: label, keywords, quotes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import MappingProxyType
+
+import numpy as np
+import scipy.sparse as sp
+
+from bot.analysis.model import OTHER, Comment, Theme
+from bot.analysis.text import Tokeniser
+from bot.analysis.vectors import build_vocab, count_matrix
+
+N_KEYWORDS = 8
+MAX_LABEL_PHRASES = 3
+N_QUOTES = 3
+QUOTE_MAX_CHARS = 300
+QUOTE_MIN_WORDS = 4
+DESCRIBE_SAMPLE = 20000
+
+
+def distinctive_terms(
+    texts: Sequence[str], labels: np.ndarray, n_labels: int, tokeniser: Tokeniser, *, seed: int = 0
+) -> list[list[str]]:
+    """Per label, terms and phrases ranked by class-based TF-IDF (as in BERTopic's c-TF-IDF).
+
+    A term scores high for a theme when it is frequent inside the theme and rare across themes,
+    which is what makes a label tell themes apart rather than repeat "service" everywhere.
+    """
+    idx = np.arange(len(texts))
+    if len(idx) > DESCRIBE_SAMPLE:
+        rng = np.random.default_rng(seed)
+        idx = np.sort(rng.choice(idx, DESCRIBE_SAMPLE, replace=False))
+    token_lists = [tokeniser.unigrams_bigrams(texts[i]) for i in idx]
+    vocab = build_vocab(token_lists, min_df=2, max_terms=20000)
+    if not vocab:
+        vocab = build_vocab(token_lists, min_df=1, max_terms=20000)
+    if not vocab:
+        return [[] for _ in range(n_labels)]
+    counts = count_matrix(token_lists, vocab)
+    member = sp.csr_matrix(
+        (np.ones(len(idx)), (labels[idx], np.arange(len(idx)))), shape=(n_labels, len(idx))
+    )
+    per_class = np.asarray((member @ counts).todense())
+    docs_per_class = np.asarray((member @ (counts > 0).astype(np.float64)).todense())
+    totals = per_class.sum(axis=1, keepdims=True)
+    tf = np.divide(per_class, totals, out=np.zeros_like(per_class), where=totals > 0)
+    freq = per_class.sum(axis=0)
+    avg = max(totals.mean(), 1.0)
+    ctfidf = tf * np.log1p(avg / np.maximum(freq, 1.0))
+    terms = sorted(vocab, key=vocab.__getitem__)
+    out = []
+    for c in range(n_labels):
+        order = np.lexsort((np.arange(len(terms)), -ctfidf[c]))
+        out.append([terms[j] for j in order[:60] if ctfidf[c, j] > 0 and docs_per_class[c, j] >= 2])
+    return out
+
+
+def label_from(terms: Sequence[str], tokeniser: Tokeniser) -> str:
+    """2-3 readable phrases that do not repeat each other's words, joined with " / "."""
+    chosen: list[str] = []
+    covered: set[str] = set()
+    for term in terms:
+        parts = set(term.split(" "))
+        if parts <= covered:
+            continue
+        chosen.append(term)
+        covered |= parts
+        if len(chosen) == MAX_LABEL_PHRASES:
+            break
+    return " / ".join(tokeniser.display(t) for t in chosen) or "(no distinctive words)"
+
+
+def keywords_from(terms: Sequence[str], tokeniser: Tokeniser) -> tuple[str, ...]:
+    """The first distinct readable terms, at most ``N_KEYWORDS``."""
+    out: list[str] = []
+    for term in terms:
+        shown = tokeniser.display(term)
+        if shown not in out:
+            out.append(shown)
+        if len(out) == N_KEYWORDS:
+            break
+    return tuple(out)
+
+
+def pick_quotes(texts: Sequence[str], members: np.ndarray, typicality: np.ndarray) -> tuple[str, ...]:
+    """The most typical distinct texts, preferring ones long enough to say something."""
+    order = members[np.lexsort((members, -typicality[members]))]
+    good: list[str] = []
+    fallback: list[str] = []
+    seen: set[str] = set()
+    for i in order:
+        text = " ".join(texts[i].split())
+        key = text.lower().strip(" .!")
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        readable = len(text.split()) >= QUOTE_MIN_WORDS and len(text) <= QUOTE_MAX_CHARS
+        (good if readable else fallback).append(text)
+        if len(good) == N_QUOTES:
+            break
+    quotes = good + sorted(fallback, key=lambda t: (len(t) > QUOTE_MAX_CHARS, -min(len(t), 300)))
+    return tuple(_clip(q) for q in quotes[:N_QUOTES])
+
+
+def _clip(text: str) -> str:
+    if len(text) <= QUOTE_MAX_CHARS:
+        return text
+    return text[: QUOTE_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def build_themes(
+    comments: Sequence[Comment],
+    labels: np.ndarray,
+    theme_ids: Sequence[str],
+    groups: Sequence[str],
+    typicality: np.ndarray,
+    tokeniser: Tokeniser,
+    *,
+    fixed_labels: Sequence[str | None] | None = None,
+    seed: int = 0,
+) -> tuple[Theme, ...]:
+    """One Theme per id that has members, ordered by size (then id) descending.
+
+    Args:
+        labels: index into ``theme_ids`` for each comment.
+        typicality: per comment, how central it is to its theme (for choosing quotes).
+        fixed_labels: per theme, a label to use instead of the discovered phrases (codebook).
+    """
+    texts = [c.text for c in comments]
+    ranked = distinctive_terms(texts, labels, len(theme_ids), tokeniser, seed=seed)
+    themes = []
+    for t, theme_id in enumerate(theme_ids):
+        members = np.flatnonzero(labels == t)
+        if len(members) == 0:
+            continue
+        counts = dict.fromkeys(groups, 0)
+        for i in members:
+            counts[comments[i].group] += 1
+        label = fixed_labels[t] if fixed_labels and fixed_labels[t] else None
+        if label is None:
+            label = label_from(ranked[t], tokeniser)
+        themes.append(
+            Theme(
+                theme_id=theme_id,
+                label=label,
+                keywords=keywords_from(ranked[t], tokeniser),
+                size=int(len(members)),
+                counts=MappingProxyType(counts),
+                quotes=pick_quotes(texts, members, typicality),
+            )
+        )
+    themes.sort(key=lambda th: (-th.size, th.theme_id == OTHER, th.theme_id))
+    return tuple(themes)

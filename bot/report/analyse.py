@@ -1,0 +1,53 @@
+"""Glue between stored responses and ``bot.analysis``: which rows are comments, which method runs.
+
+Both ``themes`` and ``report`` go through :func:`analyse`, so they always agree on the input
+(free-text answers, voice notes with text, imported comments) and on the method.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.report.figures import free_text
+from storage.records import ResponseRow
+
+if TYPE_CHECKING:
+    from bot.analysis import Comment, ThemeResult
+
+Progress = Callable[[str, float], None]
+
+
+def comments_from_rows(rows: Sequence[ResponseRow]) -> list[Comment]:
+    """The free-text responses as analysis input (pseudonyms only, never platform ids)."""
+    from bot.analysis import Comment
+
+    return [
+        Comment(row.response_id, row.answer, row.group, row.participant) for row in free_text(rows)
+    ]
+
+
+def comments_per_group(comments: Sequence[Comment]) -> dict[str, int]:
+    return dict(Counter(comment.group for comment in comments))
+
+
+def analyse(
+    comments: Sequence[Comment],
+    *,
+    codebook: Path | None = None,
+    n_themes: int | None = None,
+    progress: Progress | None = None,
+) -> ThemeResult:
+    """Discover themes, or assign comments to a codebook's themes when one is given.
+
+    Raises:
+        AnalysisError: too few comments, or a codebook that cannot be used.
+    """
+    from bot import analysis
+
+    if codebook is not None:
+        book = analysis.load_codebook(codebook)
+        return analysis.apply_codebook(list(comments), book, progress=progress)
+    return analysis.discover_themes(list(comments), n_themes, progress=progress)

@@ -1,0 +1,462 @@
+"""Pure report figures: participation, closed-question shares and start-vs-end change per group.
+
+Every function here takes plain rows (``ResponseRow``, ``EnrolmentRef``) and config objects and
+returns frozen dataclasses; nothing touches a database or a file, so the numbers are unit-tested
+on their own.
+
+Counting rules (also printed in the report's method section):
+
+* Closed questions count **people, not answers**: each participant is counted once per question,
+  with their *latest* answer, so a question asked twice does not double anyone.
+* A scale's "positive" share is its top two points (4-5 of 1-5, 9-10 of 0-10); a scale with
+  three points or fewer uses its top point only. Yes/no questions report the share of "yes".
+* Start-vs-end change compares each participant's *first* and *last* answer to the same
+  flow/step, for people who answered it at least twice (a paired comparison, so a group's
+  figure cannot move just because different people answered at the end). It is computed for
+  steps whose flow the campaign schedules more than once (or on a repeating ``cron``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.config import Campaign, Flow, Step
+from storage.records import EnrolmentRef, ResponseRow
+
+
+class ThemeLike(Protocol):
+    """What the report reads from a theme (``bot.analysis.Theme`` has these fields)."""
+
+    @property
+    def theme_id(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def keywords(self) -> Sequence[str]: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def counts(self) -> Mapping[str, int]: ...
+    @property
+    def quotes(self) -> Sequence[str]: ...
+
+
+FREE_TEXT_KINDS = frozenset({"open", "text", "voice"})
+CLOSED_TYPES = frozenset({"choice", "multi", "scale", "yesno"})
+ALL_GROUPS = "all"
+
+
+def is_free_text(row: ResponseRow) -> bool:
+    """A comment for theme analysis: open/text answers, voice notes with text, imports."""
+    return row.kind in FREE_TEXT_KINDS and bool(row.answer.strip())
+
+
+def free_text(rows: Iterable[ResponseRow]) -> list[ResponseRow]:
+    return [row for row in rows if is_free_text(row)]
+
+
+def share(part: int, whole: int) -> float | None:
+    """``part / whole`` as a fraction, or None when there is nothing to divide by."""
+    return part / whole if whole else None
+
+
+# -- participation ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Participation:
+    """One group's participation in a campaign."""
+
+    group: str
+    label: str
+    enrolled: int  # people who joined as this group (including those who stopped later)
+    stopped: int  # of those, people who opted out
+    answered: int  # people with at least one stored answer in this group
+    answers: int  # every stored answer from the bot (not imports)
+    comments: int  # free-text answers from the bot
+    imported: int  # offline comments loaded with `import`
+
+    @property
+    def response_rate(self) -> float | None:
+        return share(self.answered, self.enrolled)
+
+
+def participation(
+    groups: Sequence[tuple[str, str]],
+    enrolments: Sequence[EnrolmentRef],
+    rows: Sequence[ResponseRow],
+) -> list[Participation]:
+    """Enrolled/answered counts per group, in config order, then a total row (``all``).
+
+    Args:
+        groups: ``(id, label)`` of the campaign's groups, in the order to show them; a group
+            found only in the data is appended after them.
+        enrolments: the campaign's enrolments.
+        rows: the campaign's responses.
+    """
+    order = [gid for gid, _ in groups]
+    labels = dict(groups)
+    for gid in [e.group_id for e in enrolments] + [r.group for r in rows]:
+        if gid not in labels:
+            order.append(gid)
+            labels[gid] = gid
+    enrolled: Counter[str] = Counter()
+    stopped: Counter[str] = Counter()
+    for enrolment in enrolments:
+        enrolled[enrolment.group_id] += 1
+        if enrolment.opted_out_at is not None:
+            stopped[enrolment.group_id] += 1
+    people: dict[str, set[str]] = defaultdict(set)
+    answers: Counter[str] = Counter()
+    comments: Counter[str] = Counter()
+    imported: Counter[str] = Counter()
+    for row in rows:
+        if row.channel == "import":
+            imported[row.group] += 1
+            continue
+        answers[row.group] += 1
+        if is_free_text(row):
+            comments[row.group] += 1
+        if row.participant:
+            people[row.group].add(row.participant)
+    result = [
+        Participation(
+            gid,
+            labels[gid],
+            enrolled[gid],
+            stopped[gid],
+            len(people[gid]),
+            answers[gid],
+            comments[gid],
+            imported[gid],
+        )
+        for gid in order
+    ]
+    total = Participation(
+        ALL_GROUPS,
+        "All groups",
+        sum(p.enrolled for p in result),
+        sum(p.stopped for p in result),
+        len(set().union(*people.values())) if people else 0,
+        sum(p.answers for p in result),
+        sum(p.comments for p in result),
+        sum(p.imported for p in result),
+    )
+    return [*result, total]
+
+
+# -- closed questions ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A closed question of a structured flow, as the report needs it."""
+
+    flow_id: str
+    flow_title: str
+    step_id: str
+    type: str
+    text: str
+    options: tuple[str, ...]  # the answer values in display order (scale points as "1".."5")
+    positive: frozenset[str]  # values that count as "positive"/"yes"; empty for choices
+    positive_label: str  # e.g. "positive (4-5 of 1-5)" or "yes"; empty for choices
+    repeated: bool  # asked more than once in the campaign (start vs end is meaningful)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.flow_id, self.step_id)
+
+
+def positive_points(step: Step) -> tuple[int, ...]:
+    """The top two points of a scale (top one when the scale has three points or fewer)."""
+    points = step.max - step.min + 1
+    top = 2 if points >= 4 else 1
+    return tuple(range(step.max - top + 1, step.max + 1))
+
+
+def _question(flow: Flow, step: Step, repeated: bool) -> Question:
+    if step.type == "scale":
+        points = positive_points(step)
+        options = tuple(str(n) for n in range(step.min, step.max + 1))
+        span = f"{points[0]}-{points[-1]}" if len(points) > 1 else str(points[0])
+        return Question(
+            flow.id,
+            flow.display_title,
+            step.id,
+            step.type,
+            step.ask,
+            options,
+            frozenset(str(p) for p in points),
+            f"positive ({span} of {step.min}-{step.max})",
+            repeated,
+        )
+    if step.type == "yesno":
+        return Question(
+            flow.id,
+            flow.display_title,
+            step.id,
+            step.type,
+            step.ask,
+            ("yes", "no"),
+            frozenset({"yes"}),
+            "yes",
+            repeated,
+        )
+    return Question(
+        flow.id,
+        flow.display_title,
+        step.id,
+        step.type,
+        step.ask,
+        tuple(step.options),
+        frozenset(),
+        "",
+        repeated,
+    )
+
+
+def repeated_flows(campaign: Campaign) -> set[str]:
+    """Flows a campaign asks more than once: scheduled twice or more, or on a ``cron``."""
+    counts = Counter(entry.flow for entry in campaign.schedule)
+    return {flow for flow, n in counts.items() if n > 1} | {
+        entry.flow for entry in campaign.schedule if entry.cron
+    }
+
+
+def closed_questions(flows: Mapping[str, Flow], campaign: Campaign) -> list[Question]:
+    """Every closed step of the flows the campaign schedules, in schedule then step order."""
+    repeated = repeated_flows(campaign)
+    seen: list[str] = []
+    for entry in campaign.schedule:
+        if entry.flow not in seen and entry.flow in flows:
+            seen.append(entry.flow)
+    return [
+        _question(flows[fid], step, fid in repeated)
+        for fid in seen
+        for step in flows[fid].steps
+        if step.type in CLOSED_TYPES
+    ]
+
+
+def _values(question: Question, answer: str) -> list[str]:
+    """The option values one stored answer stands for (several for a multi-choice)."""
+    if question.type == "multi":
+        return [part.strip() for part in answer.split(";") if part.strip()]
+    return [answer.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class OptionCount:
+    option: str
+    count: int
+    share: float | None  # of the people who answered (multi-choice shares may sum over 1)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupAnswers:
+    """One group's answers to one question: each person counted once, latest answer."""
+
+    group: str
+    label: str
+    people: int
+    options: tuple[OptionCount, ...]
+    positive: int | None  # people whose answer is positive/yes (None for choices)
+    mean: float | None  # mean scale point (None unless a scale)
+
+    @property
+    def positive_share(self) -> float | None:
+        return None if self.positive is None else share(self.positive, self.people)
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionFigures:
+    question: Question
+    groups: tuple[GroupAnswers, ...]  # campaign groups in order, then ``all``
+    change: tuple[Change, ...]  # empty unless the question is repeated and someone answered twice
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Start-vs-end change of one measure in one group, over people who answered twice."""
+
+    group: str
+    label: str
+    measure: str  # "positive (4-5 of 1-5)", "yes", "mean", or a choice option
+    people: int  # participants with both a first and a last answer
+    start: float  # fraction (or mean scale point for "mean")
+    end: float
+
+    @property
+    def delta(self) -> float:
+        return self.end - self.start
+
+    @property
+    def is_mean(self) -> bool:
+        return self.measure == "mean"
+
+
+def _by_person(question: Question, rows: Sequence[ResponseRow]) -> dict[str, list[ResponseRow]]:
+    """Each person's answers to ``question`` in time order (anonymous rows stand alone)."""
+    answers: dict[str, list[ResponseRow]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: r.answered_at):
+        if (row.flow, row.step) != question.key or row.kind != question.type:
+            continue
+        answers[row.participant or f"anon:{row.response_id}"].append(row)
+    return answers
+
+
+def _group_answers(
+    question: Question, group: str, label: str, answers: Sequence[ResponseRow]
+) -> GroupAnswers:
+    counts: Counter[str] = Counter()
+    positive = 0
+    points: list[int] = []
+    for row in answers:
+        values = _values(question, row.answer)
+        counts.update(set(values))
+        positive += any(v in question.positive for v in values)
+        if question.type == "scale" and values and values[0].lstrip("-").isdigit():
+            points.append(int(values[0]))
+    people = len(answers)
+    known = list(question.options) + sorted(set(counts) - set(question.options))
+    return GroupAnswers(
+        group,
+        label,
+        people,
+        tuple(OptionCount(opt, counts[opt], share(counts[opt], people)) for opt in known),
+        positive if question.positive else None,
+        sum(points) / len(points) if points else None,
+    )
+
+
+def _measures(question: Question, row: ResponseRow) -> dict[str, float]:
+    values = _values(question, row.answer)
+    if question.positive:
+        result = {question.positive_label: float(any(v in question.positive for v in values))}
+        if question.type == "scale" and values and values[0].lstrip("-").isdigit():
+            result["mean"] = float(values[0])
+        return result
+    return {option: float(option in values) for option in question.options}
+
+
+def _changes(
+    question: Question,
+    groups: Sequence[tuple[str, str]],
+    pairs: Mapping[str, list[tuple[ResponseRow, ResponseRow]]],
+) -> list[Change]:
+    result = []
+    for gid, label in groups:
+        group_pairs = pairs.get(gid, [])
+        if not group_pairs:
+            continue
+        sums: dict[str, list[float]] = {}
+        for first, last in group_pairs:
+            start, end = _measures(question, first), _measures(question, last)
+            for measure in start.keys() & end.keys():
+                acc = sums.setdefault(measure, [0.0, 0.0])
+                acc[0] += start[measure]
+                acc[1] += end[measure]
+        n = len(group_pairs)
+        order = [question.positive_label, "mean"] if question.positive else list(question.options)
+        for measure in order:
+            if measure in sums:
+                result.append(
+                    Change(gid, label, measure, n, sums[measure][0] / n, sums[measure][1] / n)
+                )
+    return result
+
+
+def question_figures(
+    question: Question, groups: Sequence[tuple[str, str]], rows: Sequence[ResponseRow]
+) -> QuestionFigures:
+    """Counts and shares per group (people, latest answer) and the paired start-vs-end change.
+
+    Args:
+        question: the closed question.
+        groups: ``(id, label)`` pairs in display order (the total ``all`` row is added).
+        rows: the campaign's responses (other questions' rows are ignored).
+    """
+    per_person = _by_person(question, rows)
+    latest: dict[str, list[ResponseRow]] = defaultdict(list)
+    pairs: dict[str, list[tuple[ResponseRow, ResponseRow]]] = defaultdict(list)
+    for answers in per_person.values():
+        last = answers[-1]
+        latest[last.group].append(last)
+        if question.repeated and len(answers) > 1:
+            # A person who moved group is counted in the group they answered in at the end.
+            pairs[last.group].append((answers[0], last))
+    order = list(groups) + [(g, g) for g in sorted(latest) if g not in dict(groups)]
+    per_group = [_group_answers(question, gid, label, latest.get(gid, [])) for gid, label in order]
+    every = [row for answers in latest.values() for row in answers]
+    total = _group_answers(question, ALL_GROUPS, "All groups", every)
+    all_pairs = [pair for group_pairs in pairs.values() for pair in group_pairs]
+    change_groups = [*order, (ALL_GROUPS, "All groups")]
+    changes = _changes(question, change_groups, {**pairs, ALL_GROUPS: all_pairs})
+    return QuestionFigures(question, (*per_group, total), tuple(changes))
+
+
+# -- the campaign as a whole -------------------------------------------------------------------
+def date_range(rows: Iterable[ResponseRow]) -> tuple[datetime, datetime] | None:
+    """First and last answer time, or None when there are no answers."""
+    stamps = [row.answered_at for row in rows]
+    return (min(stamps), max(stamps)) if stamps else None
+
+
+# -- themes ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ThemeGroupShare:
+    group: str
+    label: str
+    count: int
+    share: float | None  # of that group's analysed comments
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeFigures:
+    theme_id: str
+    label: str
+    keywords: tuple[str, ...]
+    size: int
+    share: float | None  # of all analysed comments
+    groups: tuple[ThemeGroupShare, ...]
+    quotes: tuple[str, ...]
+
+
+def theme_figures(
+    themes: Sequence[ThemeLike],
+    groups: Sequence[tuple[str, str]],
+    comments_per_group: Mapping[str, int],
+    *,
+    quotes: int = 3,
+) -> list[ThemeFigures]:
+    """Each theme's size and its share of every group's comments, with up to ``quotes`` quotes.
+
+    Args:
+        themes: the analysis result's themes (largest first is how they are shown).
+        groups: ``(id, label)`` pairs in display order; groups with no comments are left out.
+        comments_per_group: how many comments of each group were analysed (the denominators).
+    """
+    total = sum(comments_per_group.values())
+    shown = [(gid, label) for gid, label in groups if comments_per_group.get(gid)]
+    shown += [(g, g) for g in sorted(comments_per_group) if g not in dict(groups)]
+    return [
+        ThemeFigures(
+            theme.theme_id,
+            theme.label,
+            tuple(theme.keywords),
+            theme.size,
+            share(theme.size, total),
+            tuple(
+                ThemeGroupShare(
+                    gid,
+                    label,
+                    int(theme.counts.get(gid, 0)),
+                    share(int(theme.counts.get(gid, 0)), comments_per_group.get(gid, 0)),
+                )
+                for gid, label in shown
+                if comments_per_group.get(gid)
+            ),
+            tuple(theme.quotes[:quotes]),
+        )
+        for theme in themes
+    ]

@@ -1,0 +1,157 @@
+"""Render the organiser's report: one self-contained HTML file (inline CSS and SVG, no scripts).
+
+The page is built from the pure figures in :mod:`bot.report.figures` and the Jinja2 template
+``templates/report.html``. Nothing in it identifies a participant: figures are counts and
+shares per group, and quotes are the text of answers without pseudonyms or response ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from bot.config import Settings
+from bot.report import figures
+from storage.records import EnrolmentRef, ResponseRow
+
+if TYPE_CHECKING:
+    from bot.analysis import ThemeResult
+
+# Colour-blind-safe palettes (Okabe-Ito for groups; a diverging scale for answer options).
+GROUP_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
+SCALE_COLOURS = ("#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac")
+CHOICE_COLOURS = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInput:
+    """Everything one report is made from; the CLI loads it, tests build it by hand."""
+
+    settings: Settings
+    campaign_id: str
+    rows: Sequence[ResponseRow]
+    enrolments: Sequence[EnrolmentRef]
+    themes: ThemeResult | None
+    comments_per_group: Mapping[str, int]
+    generated_at: datetime
+    themes_note: str | None = None  # why there are no themes (e.g. too few comments)
+
+
+def pct(value: float | None) -> str:
+    """A share as a whole percentage ("71%"), or an en dash when it is undefined."""
+    return "–" if value is None else f"{round(value * 100)}%"
+
+
+def points(delta: float) -> str:
+    """A change in percentage points, signed ("+12 pts", "0 pts", "−5 pts")."""
+    value = round(delta * 100)
+    if value > 0:
+        return f"+{value} pts"
+    return f"−{-value} pts" if value < 0 else "0 pts"
+
+
+def signed(delta: float) -> str:
+    value = round(delta, 1)
+    return f"+{value:.1f}" if value > 0 else (f"−{-value:.1f}" if value < 0 else "0.0")
+
+
+def _segments(
+    options: Sequence[figures.OptionCount], colours: Sequence[str]
+) -> list[dict[str, object]]:
+    """Stacked-bar segments (x, width in 0..100) for one group's answers to a single choice."""
+    total = sum(o.count for o in options)
+    segments, x = [], 0.0
+    for index, option in enumerate(options):
+        width = 100 * option.count / total if total else 0.0
+        segments.append(
+            {"x": round(x, 3), "width": round(width, 3), "colour": colours[index % len(colours)]}
+        )
+        x += width
+    return segments
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("bot.report", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = pct
+    env.filters["points"] = points
+    env.filters["signed"] = signed
+    return env
+
+
+def context(data: ReportInput) -> dict[str, object]:
+    """The template's variables: every figure already computed, nothing left to the template."""
+    settings = data.settings
+    campaign = settings.campaign(data.campaign_id)
+    tz = settings.campaign_tz(campaign)
+    groups = [(gid, settings.group_by_id[gid].label) for gid in campaign.groups]
+    participation = figures.participation(groups, data.enrolments, data.rows)
+    colour_of = {
+        p.group: GROUP_COLOURS[i % len(GROUP_COLOURS)]
+        for i, p in enumerate(participation)
+        if p.group != figures.ALL_GROUPS
+    }
+    questions = []
+    for question in figures.closed_questions(settings.flow_by_id, campaign):
+        result = figures.question_figures(question, groups, data.rows)
+        palette = SCALE_COLOURS if question.type == "scale" else CHOICE_COLOURS
+        if question.type == "scale" and len(question.options) != len(SCALE_COLOURS):
+            palette = CHOICE_COLOURS
+        if question.type == "yesno":
+            palette = (SCALE_COLOURS[-1], SCALE_COLOURS[0])
+        questions.append(
+            {
+                "figures": result,
+                "legend": [
+                    (option, palette[i % len(palette)]) for i, option in enumerate(question.options)
+                ],
+                "stacked": question.type != "multi",
+                "segments": {
+                    g.group: _segments(g.options, palette) for g in result.groups if g.people
+                },
+            }
+        )
+    themes = None
+    if data.themes is not None:
+        themes = figures.theme_figures(data.themes.themes, groups, data.comments_per_group)
+    span = figures.date_range(data.rows)
+    opens, closes = settings.campaign_window(campaign)
+    return {
+        "title": campaign.title,
+        "campaign_id": campaign.id,
+        "tz": tz.key,
+        "generated": _local(data.generated_at, tz),
+        "first_answer": _local(span[0], tz) if span else None,
+        "last_answer": _local(span[1], tz) if span else None,
+        "opens": _local(opens, tz) if opens else None,
+        "closes": _local(closes, tz) if closes else None,
+        "participation": participation,
+        "colour_of": colour_of,
+        "questions": questions,
+        "themes": themes,
+        "themes_method": data.themes.method if data.themes is not None else None,
+        "themes_note": data.themes_note,
+        "analysed": sum(data.comments_per_group.values()),
+        "responses": len(data.rows),
+    }
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%-d %b %Y, %H:%M")
+
+
+def render_report(data: ReportInput) -> str:
+    """The report as one HTML document (UTF-8 text), ready to write to a file or email."""
+    return _environment().get_template("report.html").render(**context(data))

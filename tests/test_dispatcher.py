@@ -1,0 +1,107 @@
+"""The dispatcher end to end on a real database (SQLite, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.events import Address, Inbound
+from storage.models import Participant, PlatformAddress, Response
+from storage.repositories import InviteRepo
+from tests.helpers import Person, stored, texts
+
+
+async def count(dispatcher, model) -> int:
+    async with dispatcher.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)))
+
+
+async def test_redelivered_message_is_stored_once_and_gets_the_same_reply(dispatcher):
+    person = Person(dispatcher)
+    await person.join()
+    first = await person.say("4", msg_id="console:dup")
+    second = await person.say("4", msg_id="console:dup")
+    assert texts(first) == texts(second)
+    assert len(await stored(dispatcher)) == 1
+
+
+async def test_concurrent_duplicates_store_once(dispatcher):
+    person = Person(dispatcher)
+    await person.join()
+    results = await asyncio.gather(*(person.say("5", msg_id="console:race") for _ in range(4)))
+    assert all(texts(r) == texts(results[0]) for r in results)
+    assert [r.answer for r in await stored(dispatcher)] == ["5"]
+
+
+async def test_nothing_but_a_pseudonym_exists_before_consent_and_declining_erases(dispatcher):
+    person = Person(dispatcher)
+    await person.say("/start")
+    assert await count(dispatcher, Response) == 0
+    await person.say("no")
+    assert await count(dispatcher, Participant) == 0
+    assert await count(dispatcher, PlatformAddress) == 0
+
+
+async def test_invite_code_fixes_group_and_limits_uses(dispatcher, clock):
+    async with dispatcher.sessionmaker.begin() as session:
+        code = (await InviteRepo(session).create("leeds-2026", "la", clock.now(), max_uses=1)).code
+    first = Person(dispatcher, user_ref="a")
+    await first.say(f"/start {code}")
+    await first.say("yes")
+    await first.say("3")
+    assert [r.group for r in await stored(dispatcher)] == ["la"]
+    second = Person(dispatcher, user_ref="b")
+    replies = await second.say(f"/start {code}")
+    assert replies[0].text == "Sorry, that invite code has already been used up."
+
+
+async def test_expired_invite_is_refused(dispatcher, clock):
+    async with dispatcher.sessionmaker.begin() as session:
+        code = (await InviteRepo(session).create(
+            "leeds-2026", "vcs", clock.now(), expires_at=clock.now() + timedelta(days=1)
+        )).code
+    clock.advance(timedelta(days=2))
+    replies = await Person(dispatcher).say(f"/start {code}")
+    assert replies[0].text == "Sorry, that invite code has expired."
+
+
+async def test_mydata_lists_answers_and_delete_erases_everything(dispatcher):
+    person = Person(dispatcher)
+    await person.join("3")
+    await person.say("2")
+    replies = await person.say("/mydata")
+    summary = texts(replies)
+    assert "Children's centre managers and staff" in summary and "pulse/positive: 2" in summary
+    await person.say("/delete")
+    await person.say("yes")
+    assert await count(dispatcher, Response) == 0
+    assert await count(dispatcher, Participant) == 0
+
+
+async def test_edit_updates_the_answer_and_keeps_the_original(dispatcher):
+    person = Person(dispatcher)
+    await person.join()
+    await person.say("4")
+    await person.say("First thought", msg_id="console:m1")
+    await dispatcher.handle(Inbound(
+        platform="console", user_ref="u1", address=Address("console", "u1"),
+        received_at=dispatcher.clock.now(), kind="edit", text="Better thought", edit_of="console:m1",
+    ))
+    rows = await stored(dispatcher)
+    assert (rows[-1].answer, rows[-1].original_answer) == ("Better thought", "First thought")
+    assert rows[-1].step == "unprompted"  # no question was open, but the comment is kept
+
+
+async def test_group_is_kept_as_it_was_when_answered(dispatcher):
+    person = Person(dispatcher, user_ref="switcher")
+    await person.join("1")
+    await person.say("4")
+    await person.say("/stop")
+    await person.say("yes")
+    await person.say("/start")
+    await person.say("yes")
+    await person.say("2")
+    await person.say("5")
+    assert [(r.group, r.answer) for r in await stored(dispatcher)] == [("parents", "4"), ("vcs", "5")]
