@@ -337,30 +337,95 @@ def _check_duplicates(kind: str, ids: list[str], base: str) -> list[tuple[str, s
 
 def semantic_problems(settings: Settings) -> list[tuple[str, str]]:
     """Cross-field checks pydantic cannot do alone: references, times, conditions."""
+    return _cross_checks(
+        settings.timezone,
+        settings.quiet_hours,
+        settings.slack,
+        list(settings.groups),
+        list(settings.flows),
+        list(settings.campaigns),
+    )
+
+
+def _salvaged_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Cross-field checks on the parts that did validate.
+
+    A type error in one flow must not hide an unknown group in a campaign: every part that
+    validates on its own is still checked, keeping its original index in the paths.
+    """
+
+    def each(model: type[BaseModel], items: Any) -> list[Any]:
+        out: list[Any] = []
+        for item in items if isinstance(items, list) else []:
+            try:
+                out.append(model.model_validate(item))
+            except ValidationError:
+                out.append(None)
+        return out
+
+    try:
+        slack = SlackSettings.model_validate(data.get("slack") or {})
+    except ValidationError:
+        slack = SlackSettings()
+    timezone = data.get("timezone")
+    quiet = data.get("quiet_hours")
+    return _cross_checks(
+        timezone if isinstance(timezone, str) else "Europe/London",
+        quiet if isinstance(quiet, str) else None,
+        slack,
+        each(Group, data.get("groups")),
+        each(Flow, data.get("flows")),
+        each(Campaign, data.get("campaigns")),
+        # Items that failed on their own still count as known ids, so no error is reported twice.
+        {key: _raw_ids(data.get(key)) for key in ("groups", "flows")},
+    )
+
+
+def _raw_ids(items: Any) -> set[str]:
+    if not isinstance(items, list):
+        return set()
+    return {str(item["id"]) for item in items if isinstance(item, dict) and "id" in item}
+
+
+def _cross_checks(
+    timezone: str,
+    quiet_hours: str | None,
+    slack: SlackSettings,
+    groups: list[Group | None],
+    flows: list[Flow | None],
+    campaigns: list[Campaign | None],
+    raw_ids: dict[str, set[str]] | None = None,
+) -> list[tuple[str, str]]:
+    raw_ids = raw_ids or {}
     problems: list[tuple[str, str]] = []
     try:
-        ZoneInfo(settings.timezone)
+        ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(("timezone", f"{settings.timezone!r} is not an IANA timezone name"))
-    if settings.quiet_hours:
+        problems.append(("timezone", f"{timezone!r} is not an IANA timezone name"))
+    if quiet_hours:
         try:
-            parse_quiet_hours(settings.quiet_hours)
+            parse_quiet_hours(quiet_hours)
         except ValueError as exc:
             problems.append(("quiet_hours", str(exc)))
-    problems += _check_duplicates("group", [g.id for g in settings.groups], "groups")
-    problems += _check_duplicates("flow", [f.id for f in settings.flows], "flows")
-    problems += _check_duplicates("campaign", [c.id for c in settings.campaigns], "campaigns")
-    group_ids = {g.id for g in settings.groups}
-    for channel, group in settings.slack.channels.items():
+    problems += _check_duplicates("group", [g.id if g else "" for g in groups], "groups")
+    problems += _check_duplicates("flow", [f.id if f else "" for f in flows], "flows")
+    problems += _check_duplicates("campaign", [c.id if c else "" for c in campaigns], "campaigns")
+    group_ids = {g.id for g in groups if g} | raw_ids.get("groups", set())
+    for channel, group in slack.channels.items():
         if group not in group_ids:
             problems.append((f"slack.channels.{channel}", f"unknown group {group!r}"))
-    for user, group in settings.slack.users.items():
+    for user, group in slack.users.items():
         if group not in group_ids:
             problems.append((f"slack.users.{user}", f"unknown group {group!r}"))
-    for index, flow in enumerate(settings.flows):
-        problems += _flow_problems(flow, f"flows[{index}]")
-    for index, campaign in enumerate(settings.campaigns):
-        problems += _campaign_problems(settings, campaign, f"campaigns[{index}]", group_ids)
+    flow_ids = {f.id for f in flows if f} | raw_ids.get("flows", set())
+    for index, flow in enumerate(flows):
+        if flow:
+            problems += _flow_problems(flow, f"flows[{index}]")
+    for index, campaign in enumerate(campaigns):
+        if campaign:
+            problems += _campaign_problems(
+                campaign, f"campaigns[{index}]", group_ids, flow_ids, timezone
+            )
     return problems
 
 
@@ -406,14 +471,14 @@ def _flow_problems(flow: Flow, base: str) -> list[tuple[str, str]]:
 
 
 def _campaign_problems(
-    settings: Settings, campaign: Campaign, base: str, group_ids: set[str]
+    campaign: Campaign, base: str, group_ids: set[str], flow_ids: set[str], default_tz: str
 ) -> list[tuple[str, str]]:
     from apscheduler.triggers.cron import CronTrigger
 
     problems: list[tuple[str, str]] = []
     tz = None
     try:
-        tz = ZoneInfo(campaign.timezone or settings.timezone)
+        tz = ZoneInfo(campaign.timezone or default_tz)
     except (ZoneInfoNotFoundError, ValueError):
         if campaign.timezone:
             problems.append((f"{base}.timezone", f"{campaign.timezone!r} is not an IANA name"))
@@ -446,7 +511,7 @@ def _campaign_problems(
             problems.append((f"{base}.reminders.after", str(exc)))
     for index, entry in enumerate(campaign.schedule):
         where = f"{base}.schedule[{index}]"
-        if entry.flow not in settings.flow_by_id:
+        if entry.flow not in flow_ids:
             problems.append((f"{where}.flow", f"unknown flow {entry.flow!r}"))
         given = [key for key in ("at", "cron", "after") if getattr(entry, key)]
         if len(given) != 1:
@@ -507,6 +572,12 @@ def load_settings(
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         problems = _pydantic_problems(exc, root)
+        known = {p.path for p in problems}
+        problems += [
+            Problem(path, message, _line_of(root, _parse_path(path)))
+            for path, message in _salvaged_problems(data)
+            if path not in known
+        ]
     else:
         problems = [
             Problem(path, message, _line_of(root, _parse_path(path)))

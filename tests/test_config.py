@@ -20,7 +20,7 @@ def test_example_config_is_valid_and_complete():
     assert settings.enabled_platforms() == ["console"]
 
 
-def test_three_mistakes_are_reported_together_with_paths_and_lines(tmp_path):
+def test_three_mistakes_of_different_kinds_are_reported_together_with_paths_and_lines(tmp_path):
     data = example_data()
     data["campaigns"][0]["schedule"][1]["after"] = "two days"
     data["flows"][0]["steps"][0]["type"] = "slider"
@@ -28,9 +28,9 @@ def test_three_mistakes_are_reported_together_with_paths_and_lines(tmp_path):
     path = write_config(tmp_path, data)
     with pytest.raises(ConfigError) as caught:
         load_settings(path, environ={})
-    problems = caught.value.problems
-    assert len(problems) == 1  # pydantic stops before cross-field checks...
-    assert problems[0].startswith("flows[0].steps[0].type:")
+    joined = "\n".join(caught.value.problems)
+    assert len(caught.value.problems) == 3, joined  # a type error does not hide the others
+    assert "flows[0].steps[0].type: must be 'text', 'choice', 'multi', 'scale' or 'yesno'" in joined
     data["flows"][0]["steps"][0]["type"] = "scale"
     data["flows"][0]["steps"][0]["min"] = 9
     path = write_config(tmp_path, data)
@@ -100,9 +100,15 @@ def test_schedule_entry_needs_exactly_one_timing(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("45s", timedelta(seconds=45)), ("90m", timedelta(minutes=90)), ("12h", timedelta(hours=12)),
-     ("2d", timedelta(days=2)), ("1w", timedelta(weeks=1)), ("P2D", timedelta(days=2)),
-     ("PT1H30M", timedelta(minutes=90))],
+    [
+        ("45s", timedelta(seconds=45)),
+        ("90m", timedelta(minutes=90)),
+        ("12h", timedelta(hours=12)),
+        ("2d", timedelta(days=2)),
+        ("1w", timedelta(weeks=1)),
+        ("P2D", timedelta(days=2)),
+        ("PT1H30M", timedelta(minutes=90)),
+    ],
 )
 def test_durations(text, expected):
     assert parse_duration(text) == expected
