@@ -51,11 +51,24 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _prepare_database(settings: Settings) -> None:
-    """SQLite databases are created and migrated on first use; others need `db upgrade`."""
-    from storage.migrate import upgrade
+    """SQLite databases are created and migrated on first use; others need `db upgrade`.
 
-    if settings.database_url.startswith("sqlite"):
-        upgrade(settings.database_url)
+    Raises:
+        BotError: the database cannot be reached, or a server database is behind the code.
+    """
+    from storage.migrate import database_revision, head_revision, upgrade
+
+    try:
+        if settings.database_url.startswith("sqlite"):
+            upgrade(settings.database_url)
+            return
+        current = database_revision(settings.database_url)
+    except BotError:
+        raise
+    except Exception as exc:  # driver errors vary; the message must not leak the URL's password
+        raise BotError(f"The database cannot be reached ({type(exc).__name__}).") from None
+    if current != head_revision():
+        raise BotError("The database is not up to date; run `listening-bot db upgrade` first.")
 
 
 async def _with_session(settings: Settings, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
@@ -315,8 +328,8 @@ def db_upgrade(config: ConfigOption = None) -> None:
     settings = _settings(config)
     try:
         upgrade(settings.database_url)
-    except OSError as exc:
-        raise BotError(f"The database cannot be reached: {exc}.") from None
+    except Exception as exc:  # driver errors vary; the message must not leak the URL's password
+        raise BotError(f"The database cannot be reached ({type(exc).__name__}).") from None
     out.print("Database is up to date.")
 
 

@@ -46,7 +46,27 @@ def upgrade(url: str, revision: str = "head") -> None:
         raise errors[0]
 
 
-def current_head() -> str | None:
+def head_revision() -> str | None:
+    """The newest migration this code knows."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def database_revision(url: str) -> str | None:
+    """The migration the database at ``url`` is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    from storage.db import make_engine
+
+    async def read() -> str | None:
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(
+                    lambda sync: MigrationContext.configure(sync).get_current_revision()
+                )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())

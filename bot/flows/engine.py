@@ -268,8 +268,8 @@ class Engine:
             t.say(say.ALREADY_IN.format(title=campaign.title if campaign else s.campaign_id))
             if s.active:
                 self._prompt_current(t)
-            else:
-                self._advance(t, event.at) or t.say(say.NOTHING_NOW)
+            elif not self._advance(t, event.at):
+                t.say(say.NOTHING_NOW)
             return t
         s.stage, s.active, s.pending = "new", None, []
         s.campaign_id = s.group_id = s.invite_code = None
