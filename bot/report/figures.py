@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -161,6 +161,7 @@ class Question:
     positive: frozenset[str]  # values that count as "positive"/"yes"; empty for choices
     positive_label: str  # e.g. "positive (4-5 of 1-5)" or "yes"; empty for choices
     repeated: bool  # asked more than once in the campaign (start vs end is meaningful)
+    option_labels: Mapping[str, str] = field(default_factory=dict)  # scale point -> its words
 
     @property
     def key(self) -> tuple[str, str]:
@@ -189,6 +190,7 @@ def _question(flow: Flow, step: Step, repeated: bool) -> Question:
             frozenset(str(p) for p in points),
             f"positive ({span} of {step.min}-{step.max})",
             repeated,
+            {str(point): label for point, label in step.labels.items()},
         )
     if step.type == "yesno":
         return Question(

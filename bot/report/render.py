@@ -115,8 +115,10 @@ def context(data: ReportInput) -> dict[str, object]:
             {
                 "figures": result,
                 "legend": [
-                    (option, palette[i % len(palette)]) for i, option in enumerate(question.options)
+                    (_option_name(question, option), palette[i % len(palette)])
+                    for i, option in enumerate(question.options)
                 ],
+                "change": _change_rows(result.change),
                 "stacked": question.type != "multi",
                 "segments": {
                     g.group: _segments(g.options, palette) for g in result.groups if g.people
@@ -146,6 +148,24 @@ def context(data: ReportInput) -> dict[str, object]:
         "analysed": sum(data.comments_per_group.values()),
         "responses": len(data.rows),
     }
+
+
+def _option_name(question: figures.Question, option: str) -> str:
+    words = question.option_labels.get(option)
+    return f"{option} ({words})" if words else option
+
+
+def _change_rows(changes: Sequence[figures.Change]) -> dict[str, object]:
+    """Changes pivoted to one row per group and one column per measure."""
+    measures = list(dict.fromkeys(c.measure for c in changes))
+    rows: dict[str, dict[str, object]] = {}
+    for change in changes:
+        row = rows.setdefault(
+            change.group,
+            {"group": change.group, "label": change.label, "people": change.people, "cells": {}},
+        )
+        row["cells"][change.measure] = change  # type: ignore[index]
+    return {"measures": measures, "rows": list(rows.values())}
 
 
 def _local(moment: datetime, tz: ZoneInfo) -> str:

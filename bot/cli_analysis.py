@@ -1,0 +1,252 @@
+"""The ``themes`` and ``report`` commands: theme analysis and the organiser's HTML report.
+
+Registered on :data:`bot.cli.app` when this module is imported (``bot.cli`` does that at start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from bot.cli import (
+    CampaignOption,
+    ConfigOption,
+    _campaign_id,
+    _prepare_database,
+    _run,
+    _settings,
+    _with_session,
+    app,
+    err,
+    out,
+)
+from bot.config import Settings
+from bot.errors import AnalysisError, BotError
+from storage.records import EnrolmentRef, ResponseRow
+
+if TYPE_CHECKING:
+    from bot.analysis import Comment, ThemeResult
+
+CodebookOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--codebook",
+        help="YAML codebook: assign each comment to its best-matching predefined theme.",
+        dir_okay=False,
+    ),
+]
+ThemesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--themes",
+        min=2,
+        max=100,
+        help="Number of themes to discover (default: chosen from the data).",
+    ),
+]
+
+
+def _load(
+    settings: Settings, campaign_id: str, *, enrolments: bool = False
+) -> tuple[list[ResponseRow], list[EnrolmentRef]]:
+    from storage.repositories import EnrolmentRepo, ResponseRepo
+
+    async def work(session: Any) -> tuple[list[ResponseRow], list[EnrolmentRef]]:
+        rows = await ResponseRepo(session).rows(campaign_id=campaign_id)
+        people = await EnrolmentRepo(session).for_campaign(campaign_id) if enrolments else []
+        return rows, people
+
+    return _run(_with_session(settings, work))
+
+
+@contextmanager
+def _progress_bars() -> Iterator[Any]:
+    """A progress callback for the analysis, drawn as one rich bar per stage on stderr."""
+    bars = Progress(
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def report(stage: str, fraction: float) -> None:
+        if stage not in tasks:
+            for earlier in tasks.values():
+                bars.update(earlier, completed=100)
+            tasks[stage] = bars.add_task(stage, total=100)
+        bars.update(tasks[stage], completed=round(100 * fraction, 1))
+
+    with bars:
+        yield report
+
+
+def _analyse(comments: list[Comment], codebook: Path | None, n_themes: int | None) -> ThemeResult:
+    from bot.report.analyse import analyse
+
+    with _progress_bars() as progress:
+        return analyse(comments, codebook=codebook, n_themes=n_themes, progress=progress)
+
+
+def _check_options(codebook: Path | None, n_themes: int | None) -> None:
+    if codebook is not None and n_themes is not None:
+        raise BotError("--themes and --codebook do not go together: a codebook sets the themes.")
+    if codebook is not None and not codebook.is_file():
+        raise BotError(f"There is no codebook file {codebook}.")
+
+
+def _comments(rows: list[ResponseRow], campaign_id: str) -> list[Comment]:
+    from bot.report.analyse import comments_from_rows
+
+    comments = comments_from_rows(rows)
+    if not comments:
+        raise BotError(
+            f"Campaign {campaign_id} has no free-text responses yet, so there are no themes to "
+            "find."
+        )
+    if len(comments) == 1:
+        raise BotError(
+            f"Campaign {campaign_id} has only one free-text response; theme analysis needs more "
+            "than one."
+        )
+    return comments
+
+
+# -- themes -----------------------------------------------------------------------------------
+@app.command()
+def themes(
+    campaign: CampaignOption = None,
+    codebook: CodebookOption = None,
+    n_themes: ThemesOption = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", file_okay=False, help="Directory for themes.csv and assignments.csv."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Find the themes in the free-text responses, with counts and shares per group."""
+    _check_options(codebook, n_themes)
+    settings = _settings(config)
+    campaign_id = _campaign_id(settings, campaign)
+    _prepare_database(settings)
+    rows, _ = _load(settings, campaign_id)
+    comments = _comments(rows, campaign_id)
+    result = _analyse(comments, codebook, n_themes)
+    out.print(_themes_table(settings, result, comments))
+    out.print(f"{result.method}", markup=False)
+    if out_dir is not None:
+        from bot.analysis import write_theme_files
+
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BotError(f"{out_dir} cannot be created: {exc.strerror or exc}.") from None
+        themes_csv, assignments_csv = write_theme_files(result, out_dir)
+        out.print(f"Wrote {themes_csv} and {assignments_csv}.", markup=False)
+
+
+def _themes_table(settings: Settings, result: ThemeResult, comments: list[Comment]) -> Table:
+    from bot.report.analyse import comments_per_group
+
+    per_group = comments_per_group(comments)
+    order = [g.id for g in settings.groups] + sorted(result.groups)
+    groups = [g for g in dict.fromkeys(order) if per_group.get(g)]
+    table = Table(
+        "theme",
+        "label",
+        "size",
+        *(f"{g} (n={per_group[g]})" for g in groups),
+        title=f"{len(result.themes)} themes in {len(comments)} comments (count and share of "
+        "each group's comments)",
+    )
+    for theme in result.themes:
+        cells = []
+        for group in groups:
+            count = int(theme.counts.get(group, 0))
+            cells.append(f"{count} ({round(100 * count / per_group[group])}%)")
+        table.add_row(theme.theme_id, theme.label, str(theme.size), *cells)
+    return table
+
+
+# -- report -----------------------------------------------------------------------------------
+@app.command()
+def report(
+    campaign: CampaignOption = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", dir_okay=False, help="HTML file to write (default: <campaign>-report.html)."
+        ),
+    ] = None,
+    codebook: CodebookOption = None,
+    n_themes: ThemesOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write a self-contained HTML report: participation, closed questions, themes, quotes."""
+    from bot.report import ReportInput, render_report
+    from bot.report.analyse import comments_from_rows, comments_per_group
+
+    _check_options(codebook, n_themes)
+    settings = _settings(config)
+    campaign_id = _campaign_id(settings, campaign)
+    _prepare_database(settings)
+    rows, enrolments = _load(settings, campaign_id, enrolments=True)
+    if not rows:
+        raise BotError(
+            f"Campaign {campaign_id} has no responses yet, so there is nothing to report."
+        )
+    comments = comments_from_rows(rows)
+    result, note = None, None
+    if len(comments) < 2:
+        note = (
+            "There are no free-text comments yet, so there are no themes."
+            if not comments
+            else "There is only one free-text comment, too few to find themes."
+        )
+    else:
+        try:
+            result = _analyse(comments, codebook, n_themes)
+        except AnalysisError as exc:
+            if codebook is not None:
+                raise
+            note = exc.message
+    html = render_report(
+        ReportInput(
+            settings=settings,
+            campaign_id=campaign_id,
+            rows=rows,
+            enrolments=enrolments,
+            themes=result,
+            comments_per_group=comments_per_group(comments),
+            generated_at=datetime.now(UTC),
+            themes_note=note,
+        )
+    )
+    target = out_file or Path(f"{campaign_id}-report.html")
+    try:
+        target.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise BotError(f"{target} cannot be written: {exc.strerror or exc}.") from None
+    out.print(
+        f"Wrote the report for {campaign_id} to {target} ({len(rows)} answers, "
+        f"{len(result.themes) if result else 0} themes).",
+        markup=False,
+    )

@@ -1,0 +1,155 @@
+"""End to end through the real entry point: import labelled comments, then themes and report.
+
+Uses the shared development set (3,108 short answers with a ``group`` column; its ``label``
+column is extra and ignored by ``import``). Skipped when ``<repo>/../shared`` is absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import example_data, write_config
+from tests.report.html_tables import read_page
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+DATA = SHARED / "data" / "nhs_fft_phase2_dev" / "responses.csv"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def config(sqlite_url: str, tmp_path: Path) -> Path:
+    data = example_data()
+    data["database_url"] = sqlite_url
+    for section in ("telegram", "slack"):
+        data.pop(section, None)
+    return write_config(tmp_path, data)
+
+
+@pytest.fixture
+def groups_in_file() -> Counter[str]:
+    if not DATA.exists():
+        pytest.skip(f"the shared development data is not at {DATA}")
+    with DATA.open(encoding="utf-8", newline="") as handle:
+        return Counter(row["group"] for row in csv.DictReader(handle))
+
+
+def test_import_then_themes_and_report(
+    config: Path, tmp_path: Path, groups_in_file: Counter[str]
+) -> None:
+    total = sum(groups_in_file.values())
+    assert total > 2000
+
+    done = _cli("import", str(DATA), "--campaign", "leeds-2026", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    assert f"Imported {total} comment(s)" in done.stdout
+
+    out_dir = tmp_path / "themes"
+    # A fixed number of themes keeps the suite fast; choosing it is the analysis tests' job.
+    done = _cli("themes", "--themes", "6", "--out", str(out_dir), "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    assert "themes.csv" in done.stdout and "Traceback" not in done.stderr
+
+    with (out_dir / "themes.csv").open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        themes = [dict(zip(header, row, strict=True)) for row in reader]
+    assert header[:4] == ["theme_id", "label", "keywords", "size"]
+    assert sorted(header[4:]) == sorted(groups_in_file)
+    assert 2 <= len(themes) <= 8 and all(t["label"] for t in themes)
+    assert sum(int(t["size"]) for t in themes) == total
+    for group, count in groups_in_file.items():
+        assert sum(int(t[group]) for t in themes) == count
+    for theme in themes:
+        assert sum(int(theme[g]) for g in groups_in_file) == int(theme["size"])
+
+    with (out_dir / "assignments.csv").open(encoding="utf-8", newline="") as handle:
+        assignments = list(csv.DictReader(handle))
+    assert list(assignments[0]) == ["response_id", "theme_id", "score"]
+    assert len(assignments) == total == len({a["response_id"] for a in assignments})
+    assert {a["theme_id"] for a in assignments} <= {t["theme_id"] for t in themes}
+
+    exported = _cli("export", "--config", str(config))
+    assert exported.returncode == 0, exported.stderr
+    export_ids = {row["response_id"] for row in csv.DictReader(exported.stdout.splitlines())}
+    assert export_ids == {a["response_id"] for a in assignments}
+
+    report = tmp_path / "report.html"
+    done = _cli("report", "--themes", "6", "--out", str(report), "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    page = read_page(report.read_text(encoding="utf-8"))
+
+    participation = page.table(id="participation-table").by_group()
+    for group, count in groups_in_file.items():
+        assert participation[group].col("imported") == str(count)
+        assert participation[group].col("enrolled") == "0"
+    assert participation["all"].col("imported") == str(total)
+
+    theme_rows = [r for r in page.table(id="themes-table").rows if "data-theme" in r.attrs]
+    assert [r.attrs["data-theme"] for r in theme_rows] == [t["theme_id"] for t in themes]
+    for row, theme in zip(theme_rows, themes, strict=True):
+        for group in groups_in_file:
+            count = int(row.col("group", group=group).split()[0])
+            assert count == int(theme[group])
+    bars = [b for b in page.bars if b["data-kind"] == "theme"]
+    assert len(bars) == len(themes) * len(groups_in_file)
+
+    # Codebook mode: every answer goes to one of the codebook's themes or to "other".
+    book_dir = tmp_path / "codebook"
+    codebook = DATA.parent / "codebook.yaml"
+    done = _cli(
+        "themes", "--codebook", str(codebook), "--out", str(book_dir), "--config", str(config)
+    )
+    assert done.returncode == 0, done.stderr
+    with (book_dir / "themes.csv").open(encoding="utf-8", newline="") as handle:
+        coded = list(csv.DictReader(handle))
+    names = yaml.safe_load(codebook.read_text(encoding="utf-8"))["themes"]
+    assert len(coded) <= len(names) + 1 and sum(int(t["size"]) for t in coded) == total
+
+
+def test_empty_campaign_exits_1_with_one_sentence(config: Path, tmp_path: Path) -> None:
+    for command in (["themes"], ["report", "--out", str(tmp_path / "r.html")]):
+        done = _cli(*command, "--config", str(config))
+        assert done.returncode == 1, done.stdout
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_wrong_usage_exits_2(config: Path) -> None:
+    done = _cli("themes", "--themes", "zero", "--config", str(config))
+    assert done.returncode == 2
+
+
+def test_progress_bars_follow_the_analysis_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    import bot.cli_analysis as cli_analysis
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli_analysis, "err", Console(file=screen, force_terminal=True, width=100))
+    with cli_analysis._progress_bars() as progress:
+        for stage in ("reading responses", "grouping responses"):
+            for fraction in (0.0, 0.5, 1.0):
+                progress(stage, fraction)
+    shown = screen.getvalue()
+    assert "reading responses" in shown and "grouping responses" in shown
