@@ -89,18 +89,23 @@ class Dispatcher:
         if inbound.kind in ("edit", "delete"):
             await self._edit_or_delete(inbound)
             return []
-        try:
-            async with self.sessionmaker.begin() as session:
-                return await self._handle_in(session, inbound)
-        except IntegrityError:
-            # Two deliveries of one message raced; the other one won and holds the replies.
-            if not inbound.platform_msg_id:
-                raise
-            async with self.sessionmaker() as session:
-                stored = await InboundLogRepo(session).replies_for(
-                    inbound.platform, inbound.platform_msg_id
-                )
-            return [outbound_from_json(r) for r in stored or []]
+        for attempt in range(3):
+            try:
+                async with self.sessionmaker.begin() as session:
+                    return await self._handle_in(session, inbound)
+            except IntegrityError:
+                # Either a redelivery raced us (the winner holds the replies), or a person's
+                # first two messages both tried to create them: then try again, as they exist now.
+                if inbound.platform_msg_id:
+                    async with self.sessionmaker() as session:
+                        stored = await InboundLogRepo(session).replies_for(
+                            inbound.platform, inbound.platform_msg_id
+                        )
+                    if stored is not None:
+                        return [outbound_from_json(r) for r in stored]
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _handle_in(self, session: AsyncSession, inbound: Inbound) -> list[Outbound]:
         now = self.clock.now()
@@ -123,6 +128,12 @@ class Dispatcher:
             kind=_input_kind(inbound),
             file_id=inbound.file_id,
             invite=await self._check_invite(session, inbound.text, now),
+            group_hint=inbound.group_hint
+            or (
+                await self._known_group(session, participant.id)
+                if state.stage == "consent"
+                else None
+            ),
         )
         t = self.engine(inbound.platform).handle(state, event)
         erased = await self._apply(
@@ -150,23 +161,45 @@ class Dispatcher:
         reminder: bool = False,
     ) -> tuple[Address | None, list[Outbound]]:
         """A scheduled flow is due: start it, queue it, or re-prompt it (reminder)."""
-        now = self.clock.now()
         async with self.sessionmaker.begin() as session:
-            participants = ParticipantRepo(session)
-            addresses = await participants.addresses(participant_id)
-            if not addresses:
-                return None, []
-            address = addresses[0]
-            states = StateRepo(session)
-            raw = await states.load(participant_id, for_update=True)
-            state = ConversationState.from_json(raw)
-            t = self.engine(address.platform).offer_flow(
-                state, campaign_id, entry_key, flow_id, now, reminder=reminder
+            return await self.offer_in(
+                session, participant_id, campaign_id, entry_key, flow_id, reminder=reminder
             )
-            ref = ParticipantRef(participant_id, "")
-            await self._apply(session, ref, t, address.platform, now, None)
-            await states.save(participant_id, t.state.to_json(), now)
-            return Address(address.platform, address.chat_ref), t.replies
+
+    async def offer_in(
+        self,
+        session: AsyncSession,
+        participant_id: int,
+        campaign_id: str,
+        entry_key: str,
+        flow_id: str,
+        *,
+        reminder: bool = False,
+    ) -> tuple[Address | None, list[Outbound]]:
+        """:meth:`offer` inside the caller's transaction (the scheduler's outbox claim)."""
+        now = self.clock.now()
+        participants = ParticipantRepo(session)
+        addresses = await participants.addresses(participant_id)
+        if not addresses:
+            return None, []
+        address = addresses[0]
+        states = StateRepo(session)
+        raw = await states.load(participant_id, for_update=True)
+        state = ConversationState.from_json(raw)
+        t = self.engine(address.platform).offer_flow(
+            state, campaign_id, entry_key, flow_id, now, reminder=reminder
+        )
+        ref = ParticipantRef(participant_id, "")
+        await self._apply(session, ref, t, address.platform, now, None)
+        await states.save(participant_id, t.state.to_json(), now)
+        return Address(address.platform, address.chat_ref), t.replies
+
+    async def _known_group(self, session: AsyncSession, participant_id: int) -> str | None:
+        """The group someone already takes part as (e.g. joined through a mapped Slack channel)."""
+        for enrolment in await EnrolmentRepo(session).for_participant(participant_id):
+            if enrolment.opted_out_at is None:
+                return enrolment.group_id
+        return None
 
     async def _check_invite(
         self, session: AsyncSession, text: str | None, now: datetime

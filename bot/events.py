@@ -57,15 +57,17 @@ class Outbound:
     prompt_ref: str | None = None
 
 
+# "uncertain": the platform may have accepted it (the call timed out after sending) and it was
+# deliberately not sent again, so nobody gets the same prompt twice (the Slack adapter).
 DeliveryStatus = Literal["sent", "failed", "uncertain"]
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryOutcome:
-    """What became of one outgoing message.
+    """What became of one outbound message: sent (with the platform's id) or failed (with why).
 
-    ``uncertain`` means the platform may have accepted it (the call timed out after sending) and
-    it was deliberately not sent again, so nobody gets the same prompt twice.
+    Adapters report one per :class:`Outbound` through their ``on_delivery`` callback; the app or
+    the scheduler decides where to keep it.
     """
 
     address: Address

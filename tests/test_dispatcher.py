@@ -105,3 +105,11 @@ async def test_group_is_kept_as_it_was_when_answered(dispatcher):
     await person.say("2")
     await person.say("5")
     assert [(r.group, r.answer) for r in await stored(dispatcher)] == [("parents", "4"), ("vcs", "5")]
+
+
+async def test_a_new_persons_first_messages_arriving_together_are_both_handled(dispatcher):
+    person = Person(dispatcher, user_ref="eager")
+    first, second = await asyncio.gather(person.say("/start"), person.say("/help"))
+    assert "Do you agree" in texts(first) + texts(second)
+    assert "/mydata" in texts(first) + texts(second)
+    assert await count(dispatcher, Participant) == 1

@@ -1,0 +1,510 @@
+"""The Slack adapter: slack-bolt (async) in Socket Mode or over HTTP, translating to ``Inbound``.
+
+Every listener stores first and acknowledges after: the dispatcher (or the channel-prompt
+service) commits in one transaction, then Slack gets its 200 or envelope ack, and the replies are
+posted afterwards from a background task. If storing takes longer than ``ack_budget`` seconds the
+ack goes out anyway and the work finishes in the background, so Slack never waits 3 seconds. A
+retried or redelivered event (``X-Slack-Retry-Num``, a Socket Mode redelivery) finds its message
+id in the inbound log and stores nothing; its replies are not posted twice because each carries a
+delivery key the outbox remembers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.base import InboundSink
+from bot.adapters.slack import _blocks
+from bot.adapters.slack._outbox import SlackOutbox
+from bot.channel_prompts import ChannelPrompts, ChannelReply, StatusReport
+from bot.clock import Clock
+from bot.config import SlackSettings
+from bot.errors import AdapterError, ConfigError
+from bot.events import Address, DeliveryOutcome, Inbound, Outbound
+
+log = logging.getLogger(__name__)
+PLATFORM = "slack"
+COMMAND = "/listening"
+COMMANDS_HINT = (
+    "Use `/listening stop` to stop, `/listening mydata` to see what we hold and "
+    "`/listening delete` to erase it."
+)
+FILE_REPLY = "Thanks! I can only read text, so please type your answer."
+HELP = (
+    "`/listening status` – which prompts are open for you\n"
+    "`/listening stop` – stop taking part\n"
+    "`/listening mydata` – see what we hold about you\n"
+    "`/listening delete` – erase everything you have told us"
+)
+REPLIED_IN_DM = "I've replied in our direct messages."
+_IGNORED_SUBTYPES = {
+    "bot_message",
+    "channel_join",
+    "channel_leave",
+    "channel_topic",
+    "channel_purpose",
+    "channel_name",
+    "pinned_item",
+    "unpinned_item",
+    "ekm_access_denied",
+    "me_message",
+}
+OnDelivery = Callable[[DeliveryOutcome], Awaitable[None]]
+
+
+class SlackAdapter:
+    """VCS providers and council staff in their Slack workspace.
+
+    Args:
+        settings: the ``slack`` section (tokens, mode, api_url, port, path, channel and user
+            mappings, organisers).
+        clock: where "now" comes from.
+        channel_prompts: the service that stores thread replies to channel prompts; when None it
+            is built from the dispatcher that ``start`` is given (its settings, sessions, clock).
+        on_delivery: awaited with every outgoing message's outcome.
+        host: the interface the HTTP endpoint listens on (``slack.mode: http``).
+        port: overrides ``slack.port`` (0 picks a free port, for tests and benchmarks).
+        ack_budget: seconds a listener may work before it acknowledges regardless.
+        interval: seconds between posts to one channel.
+        post_timeout: seconds before an unanswered Web API call counts as timed out.
+    """
+
+    name = PLATFORM
+
+    def __init__(
+        self,
+        settings: SlackSettings,
+        clock: Clock,
+        *,
+        channel_prompts: ChannelPrompts | None = None,
+        on_delivery: OnDelivery | None = None,
+        host: str = "0.0.0.0",
+        port: int | None = None,
+        ack_budget: float = 2.5,
+        interval: float = 1.02,
+        post_timeout: int = 10,
+    ) -> None:
+        _validate(settings)
+        self.settings = settings
+        self.clock = clock
+        self.channel_prompts = channel_prompts
+        self.host = host
+        self._port = settings.port if port is None else port
+        self.ack_budget = ack_budget
+        self.post_timeout = post_timeout
+        api_url = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
+        # No SDK retry handlers: a post is retried only where we know it was not taken (429s,
+        # refused connections), never blindly after a timeout.
+        self.client = AsyncWebClient(
+            token=settings.bot_token, base_url=api_url, timeout=post_timeout, retry_handlers=[]
+        )
+        self.outbox = SlackOutbox(self.client, clock, interval=interval, on_delivery=on_delivery)
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=settings.signing_secret or "",
+            process_before_response=True,
+            request_verification_enabled=settings.mode == "http",
+            url_verification_enabled=True,
+            name="listening-bot",
+            logger=logging.getLogger("slack_bolt.listening"),
+        )
+        self.app.event("message")(self._on_message)
+        self.app.action(re.compile(rf"^{_blocks.ACTION_PREFIX}\d+$"))(self._on_button)
+        self.app.command(COMMAND)(self._on_command)
+        self.app.event(re.compile(".*"))(self._on_other_event)
+        self._sink: InboundSink | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.port: int | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self, sink: InboundSink) -> None:
+        """Check the token, then listen (HTTP endpoint or Socket Mode); returns once listening."""
+        self._sink = sink
+        if self.channel_prompts is None:
+            self.channel_prompts = _prompts_from(sink)
+        if self.channel_prompts is not None:
+            self.channel_prompts.commands_hint = COMMANDS_HINT
+        # slack_sdk applies its timeout only to sessions it makes itself, so ours carries it.
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.post_timeout)
+        )
+        self.client.session = self._session
+        try:
+            await self.client.auth_test()
+            if self.settings.mode == "http":
+                await self._start_http()
+            else:
+                self._socket = AsyncSocketModeHandler(self.app, self.settings.app_token)
+                await self._socket.connect_async()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_http(self) -> None:
+        webapp = web.Application()
+        webapp.router.add_post(self.settings.path, self._http_handler)
+        self._runner = web.AppRunner(webapp, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self._port)
+        await site.start()
+        sockets = self._runner.addresses
+        self.port = sockets[0][1] if sockets else self._port
+        log.info("slack events endpoint on %s:%s%s", self.host, self.port, self.settings.path)
+
+    async def _http_handler(self, request: web.Request) -> web.Response:
+        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def stop(self) -> None:
+        """Stop listening, let in-flight work and replies finish, release connections."""
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.drain()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+            self.client.session = None
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for background work (storing past the ack budget, posting replies)."""
+        while self._tasks:
+            done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            if pending:
+                log.warning("%d slack task(s) still running at shutdown", len(pending))
+                for task in pending:
+                    task.cancel()
+                return
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack background work failed", exc_info=task.exception())
+
+    async def _within_budget(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run the storing work; return by the ack budget even if it has not finished.
+
+        An error raised within the budget propagates, so bolt answers 500 and Slack retries.
+        """
+        task = self._spawn(coro)
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.ack_budget)
+        except TimeoutError:
+            log.warning("acknowledging a slack event before its work finished")
+
+    # -- sending ----------------------------------------------------------------------------
+    async def send(self, to: Address, message: Outbound) -> str | None:
+        """Post one message; returns its ts, or None when it could not be (or may not be) sent."""
+        outcome = await self._post(to, message, key=None)
+        return outcome.platform_msg_id if outcome.status == "sent" else None
+
+    async def _post(self, to: Address, message: Outbound, key: str | None) -> DeliveryOutcome:
+        text, blocks = _blocks.render(message)
+        return await self.outbox.post(
+            to, text, blocks=blocks, key=key, prompt_ref=message.prompt_ref
+        )
+
+    async def _send_replies(self, to: Address, replies: list[Outbound], key: str | None) -> None:
+        for index, reply in enumerate(replies):
+            await self._post(to, reply, f"{key}#{index}" if key else None)
+
+    async def _ephemeral(self, channel: str, user: str, text: str, thread: str | None) -> None:
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=text, thread_ts=thread
+            )
+        except SlackApiError as exc:
+            log.warning("could not tell %s privately in %s: %s", user, channel, exc)
+
+    async def post_channel_prompts(
+        self, campaign_id: str, entry_key: str, flow_id: str
+    ) -> list[DeliveryOutcome]:
+        """Post a scheduled flow's prompt in every mapped channel whose group takes part.
+
+        Each (campaign, schedule entry, channel) is posted at most once, across restarts: an
+        earlier post, or an uncertain one, is not repeated.
+
+        Raises:
+            AdapterError: when a post failed outright (it is tried again on the next call).
+        """
+        prompts = self._require_prompts()
+        due = prompts.prompts_for(campaign_id, entry_key, flow_id, self.settings.channels)
+
+        async def one(prompt: Any) -> DeliveryOutcome | None:
+            if await prompts.posted(prompt) is not None:
+                return None
+            address = Address(PLATFORM, prompt.chat_ref)
+            outcome = await self.outbox.post(
+                address, prompt.text, key=prompt.key, prompt_ref=prompt.ref
+            )
+            if outcome.status != "failed":
+                await prompts.remember(prompt, outcome.platform_msg_id, outcome.status)
+            return outcome
+
+        results = [r for r in await asyncio.gather(*(one(p) for p in due)) if r is not None]
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            # Raised so a scheduler tries again later; what was posted is remembered and skipped.
+            raise AdapterError(
+                f"{len(failed)} channel prompt(s) could not be posted: "
+                + "; ".join(f"{r.address.chat_ref}: {r.error}" for r in failed)
+            )
+        return results
+
+    def _require_prompts(self) -> ChannelPrompts:
+        if self.channel_prompts is None:
+            raise RuntimeError("SlackAdapter needs channel_prompts (or a Dispatcher sink)")
+        return self.channel_prompts
+
+    # -- listeners (bolt injects arguments by parameter name) -------------------------------
+    async def _on_message(self, body: dict[str, Any]) -> None:
+        await self._within_budget(self._handle_message(body.get("event") or {}))
+
+    async def _on_other_event(self, body: dict[str, Any]) -> None:
+        """Events we subscribe to but do not use are acknowledged, so Slack does not retry."""
+
+    async def _on_button(self, body: dict[str, Any], ack: Any) -> None:
+        await self._within_budget(self._handle_button(body))
+        await ack()
+
+    async def _on_command(self, body: dict[str, Any], ack: Any) -> None:
+        text = await self._handle_command(body)
+        if text:
+            await ack(text=text)
+        else:
+            await ack()
+
+    # -- messages ---------------------------------------------------------------------------
+    async def _handle_message(self, event: dict[str, Any]) -> None:
+        sink = self._sink
+        assert sink is not None
+        subtype = event.get("subtype")
+        channel = str(event.get("channel") or "")
+        if subtype == "message_changed":
+            await self._handle_edit(event, channel)
+            return
+        if subtype == "message_deleted":
+            previous = event.get("previous_message") or {}
+            if previous.get("bot_id") or not event.get("deleted_ts"):
+                return
+            await sink(
+                Inbound(
+                    platform=PLATFORM,
+                    user_ref=str(previous.get("user") or ""),
+                    address=Address(PLATFORM, channel),
+                    received_at=self.clock.now(),
+                    kind="delete",
+                    edit_of=f"{channel}:{event['deleted_ts']}",
+                    raw=event,
+                )
+            )
+            return
+        if _from_a_bot(event) or subtype in _IGNORED_SUBTYPES or not event.get("user"):
+            return
+        user = str(event["user"])
+        ts = str(event.get("ts") or "")
+        text = _blocks.unescape(str(event.get("text") or ""))
+        has_files = bool(event.get("files")) or subtype == "file_share"
+        if event.get("channel_type") == "im" or channel.startswith("D"):
+            inbound = Inbound(
+                platform=PLATFORM,
+                user_ref=user,
+                address=Address(PLATFORM, channel),
+                received_at=self.clock.now(),
+                kind="media" if has_files else "text",
+                text=text,
+                platform_msg_id=f"{channel}:{ts}",
+                file_id=(event.get("files") or [{}])[0].get("id") if has_files else None,
+                group_hint=self.settings.users.get(user),
+                raw=event,
+            )
+            replies = await sink(inbound)
+            self._spawn(self._send_replies(inbound.address, replies, inbound.platform_msg_id))
+            return
+        thread = event.get("thread_ts")
+        if channel not in self.settings.channels or not thread or thread == ts:
+            return  # busy channels: only replies in our prompts' threads are ours
+        prompts = self.channel_prompts
+        if prompts is None:
+            log.warning("a thread reply arrived but no channel prompt service is configured")
+            return
+        if has_files:
+            self._spawn(self._ephemeral(channel, user, FILE_REPLY, str(thread)))
+            if not text.strip():
+                return
+        result = await prompts.record_reply(
+            ChannelReply(
+                PLATFORM, user, channel, str(thread), f"{channel}:{ts}", text, self.clock.now()
+            )
+        )
+        if result.notice:
+            self._spawn(self._ephemeral(channel, user, result.notice, str(thread)))
+
+    async def _handle_edit(self, event: dict[str, Any], channel: str) -> None:
+        message = event.get("message") or {}
+        previous = event.get("previous_message") or {}
+        if _from_a_bot(message) or not message.get("ts"):
+            return
+        text = _blocks.unescape(str(message.get("text") or ""))
+        if previous and _blocks.unescape(str(previous.get("text") or "")) == text:
+            return  # an unfurl or a reaction, not an edit of what was said
+        assert self._sink is not None
+        await self._sink(
+            Inbound(
+                platform=PLATFORM,
+                user_ref=str(message.get("user") or ""),
+                address=Address(PLATFORM, channel),
+                received_at=self.clock.now(),
+                kind="edit",
+                text=text,
+                edit_of=f"{channel}:{message['ts']}",
+                raw=event,
+            )
+        )
+
+    # -- buttons ----------------------------------------------------------------------------
+    async def _handle_button(self, body: dict[str, Any]) -> None:
+        assert self._sink is not None
+        action = (body.get("actions") or [{}])[0]
+        user = str((body.get("user") or {}).get("id") or "")
+        container = body.get("container") or {}
+        channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+        message_ts = str(container.get("message_ts") or (body.get("message") or {}).get("ts"))
+        inbound = Inbound(
+            platform=PLATFORM,
+            user_ref=user,
+            address=Address(PLATFORM, channel),
+            received_at=self.clock.now(),
+            kind="button",
+            text=str(action.get("value") or ""),
+            # One answer per question message: a second press (or a retry) is a redelivery.
+            platform_msg_id=f"{channel}:{message_ts}:press",
+            group_hint=self.settings.users.get(user),
+            raw=body,
+        )
+        replies = await self._sink(inbound)
+        label = str((action.get("text") or {}).get("text") or action.get("value") or "")
+        self._spawn(self._after_press(body, channel, message_ts, label, inbound, replies))
+
+    async def _after_press(
+        self,
+        body: dict[str, Any],
+        channel: str,
+        message_ts: str,
+        label: str,
+        inbound: Inbound,
+        replies: list[Outbound],
+    ) -> None:
+        message = body.get("message") or {}
+        try:
+            await self.client.chat_update(
+                channel=channel,
+                ts=message_ts,
+                text=str(message.get("text") or label),
+                blocks=_blocks.answered(message.get("blocks"), label),
+            )
+        except SlackApiError as exc:
+            log.warning("could not freeze the pressed question in %s: %s", channel, exc)
+        await self._send_replies(inbound.address, replies, inbound.platform_msg_id)
+
+    # -- /listening ---------------------------------------------------------------------------
+    async def _handle_command(self, body: dict[str, Any]) -> str | None:
+        user = str(body.get("user_id") or "")
+        channel = str(body.get("channel_id") or "")
+        words = str(body.get("text") or "").strip().lower().split()
+        sub = words[0] if words else "help"
+        if sub == "status":
+            report = await self._require_prompts().status(
+                user, self.settings.users.get(user), organiser=user in self.settings.organisers
+            )
+            return format_status(report)
+        if sub not in ("stop", "mydata", "delete"):
+            return HELP
+        assert self._sink is not None
+        in_dm = channel.startswith("D")
+        address = Address(PLATFORM, channel if in_dm else user)
+        inbound = Inbound(
+            platform=PLATFORM,
+            user_ref=user,
+            address=address,
+            received_at=self.clock.now(),
+            text=f"/{sub}",
+            platform_msg_id=f"command:{body.get('trigger_id') or uuid.uuid4().hex}",
+            group_hint=self.settings.users.get(user),
+            raw=body,
+        )
+        replies = await self._sink(inbound)
+        self._spawn(self._send_replies(address, replies, inbound.platform_msg_id))
+        return None if in_dm else REPLIED_IN_DM
+
+
+def format_status(report: StatusReport) -> str:
+    """``/listening status`` as Slack mrkdwn."""
+    lines = []
+    if report.open_prompts:
+        lines.append("*Open prompts for you:*")
+        for ref, answered in report.open_prompts:
+            mark = " (you've replied)" if answered else ""
+            lines.append(f"• {ref.flow_id} in <#{ref.chat_ref}>{mark}")
+    else:
+        lines.append("There are no prompts open for you in channels right now.")
+    if report.counts is not None:
+        lines.append("*Responses so far (per group and flow):*")
+        if not report.counts:
+            lines.append("• none yet")
+        for count in report.counts:
+            lines.append(
+                f"• {count.campaign_id} · {count.group_id} · {count.flow_id}: "
+                f"{count.responses} response(s) from {count.participants} people"
+            )
+    return "\n".join(lines)
+
+
+def _from_a_bot(event: dict[str, Any]) -> bool:
+    return bool(event.get("bot_id") or event.get("bot_profile")) or (
+        event.get("subtype") == "bot_message"
+    )
+
+
+def _validate(settings: SlackSettings) -> None:
+    """Each mode's required keys, named as in the config file."""
+    if not settings.bot_token:
+        raise ConfigError("Config 'slack.bot_token' is missing, and the Slack adapter needs it.")
+    if settings.mode == "http" and not settings.signing_secret:
+        raise ConfigError("Config 'slack.signing_secret' is missing, and http mode needs it.")
+    if settings.mode == "socket" and not settings.app_token:
+        raise ConfigError("Config 'slack.app_token' is missing, and socket mode needs it.")
+
+
+def _prompts_from(sink: InboundSink) -> ChannelPrompts | None:
+    """The channel-prompt service built from a ``Dispatcher.handle`` sink, if that is the sink."""
+    owner = getattr(sink, "__self__", None)
+    needed = ("settings", "sessionmaker", "clock")
+    if owner is None or not all(hasattr(owner, name) for name in needed):
+        return None
+    return ChannelPrompts(owner.settings, owner.sessionmaker, owner.clock, platform=PLATFORM)

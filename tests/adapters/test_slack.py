@@ -1,0 +1,469 @@
+"""The Slack adapter against a local Web API double, with signed requests to its real endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import csv
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from bot.adapters.slack import SlackAdapter
+from bot.channel_prompts import ChannelPrompts
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.dispatcher import Dispatcher
+from bot.events import DeliveryOutcome
+from storage.models import InboundLog, Response
+from tests.conftest import example_data, write_config
+from tests.doubles.slack_api import (
+    BOT_ID,
+    Plan,
+    SlackApiDouble,
+    block_actions,
+    event_callback,
+    message_event,
+    signed_headers,
+    slash_command,
+)
+from tests.helpers import stored
+
+SECRET = "test-signing-secret"
+VCS_CHANNEL = "C0VCSFORUM"
+LA_USER = "ULA000001"
+ORGANISER = "UORG00001"
+CAMPAIGN = "leeds-2026"
+
+
+def slack_settings(api_url: str, mode: str = "http", database_url: str = "sqlite://") -> Settings:
+    data = example_data()
+    data["database_url"] = database_url
+    data["slack"] = {
+        "bot_token": "xoxb-test",
+        "signing_secret": SECRET,
+        "app_token": "xapp-test",
+        "mode": mode,
+        "api_url": api_url,
+        "channels": {VCS_CHANNEL: "vcs"},
+        "users": {LA_USER: "la"},
+        "organisers": [ORGANISER],
+    }
+    return Settings.model_validate(data)
+
+
+@dataclass
+class Harness:
+    slack: SlackApiDouble
+    adapter: SlackAdapter
+    dispatcher: Dispatcher
+    http: aiohttp.ClientSession
+    outcomes: list[DeliveryOutcome]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.adapter.port}/slack/events"
+
+    async def event(
+        self, event: dict[str, Any], *, retry_num: int | None = None, body: str | None = None
+    ) -> int:
+        raw = body or json.dumps(event_callback(event))
+        headers = signed_headers(SECRET, raw, retry_num=retry_num)
+        async with self.http.post(self.url, data=raw, headers=headers) as response:
+            status = response.status
+        await self.adapter.drain()
+        return status
+
+    async def form(self, raw: str) -> tuple[int, str]:
+        headers = signed_headers(SECRET, raw, content_type="application/x-www-form-urlencoded")
+        async with self.http.post(self.url, data=raw, headers=headers) as response:
+            status, text = response.status, await response.text()
+        await self.adapter.drain()
+        return status, text
+
+    async def post_prompt(self, flow: str = "challenge-1") -> str:
+        campaign = self.dispatcher.settings.campaign(CAMPAIGN)
+        entry = next(e.key for e in campaign.schedule if e.flow == flow)
+        outcomes = await self.adapter.post_channel_prompts(CAMPAIGN, entry, flow)
+        assert [o.status for o in outcomes] == ["sent"]
+        return str(outcomes[0].platform_msg_id)
+
+
+async def count(dispatcher: Dispatcher, model: Any) -> int:
+    async with dispatcher.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackApiDouble]:
+    async with SlackApiDouble() as double:
+        yield double
+
+
+@pytest.fixture
+async def harness(
+    slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
+) -> AsyncIterator[Harness]:
+    settings = slack_settings(slack.api_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    outcomes: list[DeliveryOutcome] = []
+
+    async def record(outcome: DeliveryOutcome) -> None:
+        outcomes.append(outcome)
+
+    adapter = SlackAdapter(
+        settings.slack, clock, host="127.0.0.1", port=0, interval=0.0, on_delivery=record
+    )
+    await adapter.start(dispatcher.handle)
+    async with aiohttp.ClientSession() as http:
+        try:
+            yield Harness(slack, adapter, dispatcher, http, outcomes)
+        finally:
+            await adapter.stop()
+
+
+# -- channel prompts ------------------------------------------------------------------------------
+async def test_thread_replies_are_stored_with_the_channel_group(harness: Harness) -> None:
+    slack = harness.slack
+    prompt_ts = await harness.post_prompt()
+    [post] = slack.posts(VCS_CHANNEL)
+    assert "Tell it as it is" in post["text"] and "never your name" in post["text"]
+    assert "/listening stop" in post["text"]
+    assert post["metadata"]["event_type"] == "listening_bot_delivery"
+
+    for user, ts, text in (
+        ("UVCS00001", "1.000001", "More trust"),
+        ("UVCS00002", "1.000002", "Money"),
+    ):
+        event = message_event(user, VCS_CHANNEL, text, ts, thread_ts=prompt_ts)
+        assert await harness.event(event) == 200
+
+    rows = await stored(harness.dispatcher, CAMPAIGN)
+    assert [(r.group, r.channel, r.flow, r.step, r.answer) for r in rows] == [
+        ("vcs", "slack", "challenge-1", "opening", "More trust"),
+        ("vcs", "slack", "challenge-1", "opening", "Money"),
+    ]
+    assert len({r.participant for r in rows}) == 2
+    assert all(r.participant.startswith("P-") for r in rows)
+    # Nothing is said in the busy channel.
+    assert len(slack.posts(VCS_CHANNEL)) == 1
+
+
+async def test_top_level_chatter_and_unknown_threads_are_not_stored(harness: Harness) -> None:
+    await harness.post_prompt()
+    assert await harness.event(message_event("UVCS1", VCS_CHANNEL, "lunch?", "5.1")) == 200
+    other_thread = message_event("UVCS1", VCS_CHANNEL, "hi", "5.2", thread_ts="4.0")
+    assert await harness.event(other_thread) == 200
+    assert await count(harness.dispatcher, Response) == 0
+
+
+async def test_same_event_retried_is_stored_once(harness: Harness) -> None:
+    prompt_ts = await harness.post_prompt()
+    body = json.dumps(
+        event_callback(message_event("UVCS1", VCS_CHANNEL, "Once", "2.000001", thread_ts=prompt_ts))
+    )
+    assert await harness.event({}, body=body) == 200
+    assert await harness.event({}, body=body, retry_num=1) == 200
+    assert [r.answer for r in await stored(harness.dispatcher)] == ["Once"]
+
+    dm = json.dumps(
+        event_callback(message_event("UDM1", "D0DM1", "hello", "3.1", channel_type="im"))
+    )
+    assert await harness.event({}, body=dm) == 200
+    posts_after_first = len(harness.slack.posts("D0DM1"))
+    logged = await count(harness.dispatcher, InboundLog)
+    assert await harness.event({}, body=dm, retry_num=1) == 200
+    assert len(harness.slack.posts("D0DM1")) == posts_after_first > 0
+    assert await count(harness.dispatcher, InboundLog) == logged
+
+
+async def test_forged_and_stale_requests_are_rejected(harness: Harness) -> None:
+    prompt_ts = await harness.post_prompt()
+    raw = json.dumps(
+        event_callback(message_event("UVCS1", VCS_CHANNEL, "x", "2.1", thread_ts=prompt_ts))
+    )
+    forged = signed_headers("not-the-secret", raw)
+    stale = signed_headers(SECRET, raw, timestamp=int(time.time()) - 301)
+    unsigned = {"Content-Type": "application/json"}
+    for headers in (forged, stale, unsigned):
+        async with harness.http.post(harness.url, data=raw, headers=headers) as response:
+            assert response.status == 401
+    await harness.adapter.drain()
+    assert await count(harness.dispatcher, Response) == 0
+    assert await count(harness.dispatcher, InboundLog) == 2  # only the prompt's own records
+    assert len(harness.slack.received("chat.postMessage")) == 1
+
+
+async def test_bot_messages_are_ignored(harness: Harness) -> None:
+    prompt_ts = await harness.post_prompt()
+    in_thread = message_event(
+        "UOTHERBOT", VCS_CHANNEL, "beep", "2.1", thread_ts=prompt_ts, bot_id="B0OTHER"
+    )
+    in_dm = message_event("UOTHERBOT", "D0DM9", "beep", "2.2", channel_type="im", bot_id="B0X")
+    own = message_event("UBOT0001", "D0DM9", "ours", "2.3", channel_type="im", bot_id=BOT_ID)
+    for event in (in_thread, in_dm, own):
+        assert await harness.event(event) == 200
+    assert await count(harness.dispatcher, Response) == 0
+    assert len(harness.slack.received("chat.postMessage")) == 1
+
+
+async def test_edited_reply_is_updated_and_deleted_reply_removed(harness: Harness) -> None:
+    prompt_ts = await harness.post_prompt()
+    await harness.event(message_event("UVCS1", VCS_CHANNEL, "Frist", "2.1", thread_ts=prompt_ts))
+    edit = {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": VCS_CHANNEL,
+        "channel_type": "channel",
+        "ts": "2.2",
+        "event_ts": "2.2",
+        "hidden": True,
+        "message": {
+            "type": "message",
+            "user": "UVCS1",
+            "text": "First",
+            "ts": "2.1",
+            "thread_ts": prompt_ts,
+            "edited": {"user": "UVCS1", "ts": "2.2"},
+        },
+        "previous_message": {"type": "message", "user": "UVCS1", "text": "Frist", "ts": "2.1"},
+    }
+    assert await harness.event(edit) == 200
+    [row] = await stored(harness.dispatcher)
+    assert (row.answer, row.original_answer) == ("First", "Frist")
+
+    delete = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "channel": VCS_CHANNEL,
+        "ts": "2.3",
+        "deleted_ts": "2.1",
+        "hidden": True,
+        "previous_message": {"type": "message", "user": "UVCS1", "text": "First", "ts": "2.1"},
+    }
+    assert await harness.event(delete) == 200
+    assert await stored(harness.dispatcher) == []
+
+
+async def test_file_upload_in_thread_gets_a_short_private_reply(harness: Harness) -> None:
+    prompt_ts = await harness.post_prompt()
+    event = message_event(
+        "UVCS1",
+        VCS_CHANNEL,
+        "",
+        "2.1",
+        thread_ts=prompt_ts,
+        subtype="file_share",
+        files=[{"id": "F1", "name": "notes.pdf"}],
+    )
+    assert await harness.event(event) == 200
+    [ephemeral] = harness.slack.received("chat.postEphemeral")
+    assert ephemeral["user"] == "UVCS1" and "only read text" in ephemeral["text"]
+    assert await count(harness.dispatcher, Response) == 0
+
+
+# -- direct messages -------------------------------------------------------------------------------
+async def test_dm_scale_answered_by_button_with_the_mapped_group(harness: Harness) -> None:
+    slack, dm = harness.slack, "D0LA00001"
+    assert await harness.event(message_event(LA_USER, dm, "hello", "1.1", channel_type="im")) == 200
+    consent = slack.posts(dm)[-1]
+    assert consent["blocks"][-1]["type"] == "actions"
+    status, _ = await harness.form(block_actions(LA_USER, dm, consent, 0))  # "Yes"
+    assert status == 200
+    texts = [m["text"] for m in slack.posts(dm)]
+    assert not any("best describes you" in t for t in texts)  # group fixed by slack.users
+    assert any("Local authority professionals" in t for t in texts)
+    scale = copy.deepcopy(slack.posts(dm)[-1])  # as a stale client still shows it
+    assert [b["value"] for b in scale["blocks"][-1]["elements"]] == ["1", "2", "3", "4", "5"]
+
+    status, _ = await harness.form(block_actions(LA_USER, dm, scale, 3))  # "4"
+    assert status == 200
+    [row] = await stored(harness.dispatcher)
+    assert (row.flow, row.step, row.answer, row.group, row.channel) == (
+        "pulse",
+        "positive",
+        "4",
+        "la",
+        "slack",
+    )
+    update = slack.received("chat.update")[-1]
+    assert update["ts"] == scale["ts"]
+    assert all(b["type"] != "actions" for b in update["blocks"])
+    assert "You chose: *4" in json.dumps(update["blocks"])
+
+    posts = len(slack.posts(dm))
+    status, _ = await harness.form(block_actions(LA_USER, dm, scale, 1))  # pressed again
+    assert status == 200
+    assert len(await stored(harness.dispatcher)) == 1
+    assert len(slack.posts(dm)) == posts
+
+
+async def test_channel_participant_keeps_the_channel_group_in_dm(harness: Harness) -> None:
+    prompt_ts = await harness.post_prompt()
+    await harness.event(message_event("UVCS1", VCS_CHANNEL, "Idea", "2.1", thread_ts=prompt_ts))
+    await harness.event(message_event("UVCS1", "D0VCS1", "/start", "3.1", channel_type="im"))
+    consent = harness.slack.posts("D0VCS1")[-1]
+    await harness.form(block_actions("UVCS1", "D0VCS1", consent, 0))
+    texts = [m["text"] for m in harness.slack.posts("D0VCS1")]
+    assert any("Voluntary and community sector providers" in t for t in texts)
+    assert not any("best describes you" in t for t in texts)
+
+
+# -- outbound ----------------------------------------------------------------------------------
+async def test_429_is_retried_after_retry_after(harness: Harness) -> None:
+    harness.slack.plan("chat.postMessage", Plan(status=429, retry_after=1))
+    started = time.monotonic()
+    prompt_ts = await harness.post_prompt()
+    calls = [c for c in harness.slack.calls if c.method == "chat.postMessage"]
+    assert len(calls) == 2 and calls[1].at - calls[0].at >= 0.95
+    assert time.monotonic() - started >= 0.95
+    assert len(harness.slack.posts(VCS_CHANNEL)) == 1
+    [outcome] = [o for o in harness.outcomes if o.platform_msg_id == prompt_ts]
+    assert (outcome.status, outcome.attempts) == ("sent", 2)
+    # Posting the same schedule entry again does nothing.
+    campaign = harness.dispatcher.settings.campaign(CAMPAIGN)
+    entry = next(e.key for e in campaign.schedule if e.flow == "challenge-1")
+    assert await harness.adapter.post_channel_prompts(CAMPAIGN, entry, "challenge-1") == []
+    assert len(harness.slack.received("chat.postMessage")) == 2
+
+
+async def test_timed_out_post_is_looked_up_not_posted_again(
+    slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
+) -> None:
+    settings = slack_settings(slack.api_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    adapter = SlackAdapter(settings.slack, clock, host="127.0.0.1", port=0, post_timeout=1)
+    await adapter.start(dispatcher.handle)
+    try:
+        slack.plan("chat.postMessage", Plan(delay=2.0))  # accepted, but the answer comes late
+        campaign = settings.campaign(CAMPAIGN)
+        entry = next(e.key for e in campaign.schedule if e.flow == "challenge-2")
+        [outcome] = await adapter.post_channel_prompts(CAMPAIGN, entry, "challenge-2")
+        assert outcome.status == "sent" and outcome.platform_msg_id == slack.posts()[0]["ts"]
+        assert len(slack.received("chat.postMessage")) == 1
+        assert slack.received("conversations.history")[0]["include_all_metadata"] in (
+            True,
+            "true",
+            "1",
+        )
+        # Lookup finds nothing (e.g. the post was never stored): "uncertain", still not re-posted.
+        slack.plan("chat.postMessage", Plan(delay=2.0, store=False))
+        entry2 = next(e.key for e in campaign.schedule if e.flow == "force-field")
+        [outcome2] = await adapter.post_channel_prompts(CAMPAIGN, entry2, "force-field")
+        assert outcome2.status == "uncertain"
+        assert len(slack.received("chat.postMessage")) == 2
+        assert await adapter.post_channel_prompts(CAMPAIGN, entry2, "force-field") == []
+    finally:
+        await adapter.stop()
+
+
+# -- /listening -----------------------------------------------------------------------------------
+async def test_listening_command_status_and_stop(harness: Harness) -> None:
+    prompt_ts = await harness.post_prompt()
+    await harness.event(message_event("UVCS1", VCS_CHANNEL, "Idea", "2.1", thread_ts=prompt_ts))
+
+    status, body = await harness.form(slash_command("UVCS1", VCS_CHANNEL, "status"))
+    assert status == 200 and "challenge-1" in body and "you've replied" in body
+    assert "Responses so far" not in body
+    status, body = await harness.form(slash_command(ORGANISER, VCS_CHANNEL, "status"))
+    assert "vcs · challenge-1: 1 response(s) from 1 people" in body
+
+    status, body = await harness.form(slash_command("UVCS1", VCS_CHANNEL, "stop"))
+    assert status == 200 and "direct messages" in body
+    confirm = harness.slack.posts("UVCS1")[-1]
+    assert "stop taking part" in confirm["text"]
+    await harness.form(block_actions("UVCS1", "UVCS1", confirm, 0))  # yes
+    await harness.event(message_event("UVCS1", VCS_CHANNEL, "More", "2.2", thread_ts=prompt_ts))
+    assert [r.answer for r in await stored(harness.dispatcher)] == ["Idea"]
+    assert "stopped taking part" in harness.slack.received("chat.postEphemeral")[-1]["text"]
+
+
+# -- Socket Mode --------------------------------------------------------------------------------
+async def test_socket_mode_handles_events_and_redeliveries(
+    slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
+) -> None:
+    settings = slack_settings(slack.api_url, mode="socket")
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    adapter = SlackAdapter(settings.slack, clock, interval=0.0)
+    await adapter.start(dispatcher.handle)
+    try:
+        assert slack.received("apps.connections.open")
+        campaign = settings.campaign(CAMPAIGN)
+        entry = next(e.key for e in campaign.schedule if e.flow == "challenge-1")
+        [prompt] = await adapter.post_channel_prompts(CAMPAIGN, entry, "challenge-1")
+        payload = event_callback(
+            message_event(
+                "UVCS1", VCS_CHANNEL, "Via socket", "2.1", thread_ts=prompt.platform_msg_id
+            )
+        )
+        for attempt, envelope_id in enumerate(("env-1", "env-2")):
+            await slack.push_envelope(
+                {
+                    "envelope_id": envelope_id,
+                    "type": "events_api",
+                    "payload": payload,
+                    "accepts_response_payload": False,
+                    "retry_attempt": attempt,
+                    "retry_reason": "timeout" if attempt else "",
+                }
+            )
+            await slack.wait_for_ack(envelope_id)
+        await adapter.drain()
+        rows = await stored(dispatcher)
+        assert [(r.answer, r.group, r.channel) for r in rows] == [("Via socket", "vcs", "slack")]
+    finally:
+        await adapter.stop()
+
+
+# -- Done means: export shows the thread replies -----------------------------------------------
+async def test_export_shows_two_people_in_vcs(
+    harness: Harness, db_url: str, tmp_path: Path
+) -> None:
+    prompt_ts = await harness.post_prompt()
+    for user, ts in (("UVCS1", "2.1"), ("UVCS2", "2.2")):
+        await harness.event(
+            message_event(user, VCS_CHANNEL, f"from {user}", ts, thread_ts=prompt_ts)
+        )
+    data = example_data()
+    data["database_url"] = db_url
+    config = write_config(tmp_path, data)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LISTENING_"))}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "export",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    rows = list(csv.DictReader(io.StringIO(out.decode())))
+    assert [(r["group"], r["channel"], r["flow"]) for r in rows] == [
+        ("vcs", "slack", "challenge-1")
+    ] * 2
+    assert len({r["participant"] for r in rows}) == 2
+    assert not any("UVCS" in r["participant"] for r in rows)
+
+
+def test_missing_keys_are_named() -> None:
+    from bot.errors import ConfigError
+
+    settings = slack_settings("http://127.0.0.1:9/api/")
+    bare = settings.slack.model_copy(update={"signing_secret": None})
+    with pytest.raises(ConfigError, match="slack.signing_secret"):
+        SlackAdapter(bare, ManualClock())
+    assert isinstance(ChannelPrompts, type)

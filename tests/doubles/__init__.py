@@ -1,0 +1,1 @@
+"""Test doubles of the platforms the bot talks to."""
