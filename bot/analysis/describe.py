@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from bot.analysis.model import OTHER, Comment, Theme
-from bot.analysis.text import Tokeniser
+from bot.analysis.text import GENERIC_WORDS, Tokeniser, stem
 from bot.analysis.vectors import build_vocab, count_matrix
 
 N_KEYWORDS = 8
@@ -50,10 +50,17 @@ def distinctive_terms(
     avg = max(totals.mean(), 1.0)
     ctfidf = tf * np.log1p(avg / np.maximum(freq, 1.0))
     terms = sorted(vocab, key=vocab.__getitem__)
+    generic = {stem(w) for w in GENERIC_WORDS}
     out = []
     for c in range(n_labels):
         order = np.lexsort((np.arange(len(terms)), -ctfidf[c]))
-        out.append([terms[j] for j in order[:60] if ctfidf[c, j] > 0 and docs_per_class[c, j] >= 2])
+        out.append(
+            [
+                terms[j]
+                for j in order[:60]
+                if ctfidf[c, j] > 0 and docs_per_class[c, j] >= 2 and terms[j] not in generic
+            ]
+        )
     return out
 
 
@@ -84,7 +91,9 @@ def keywords_from(terms: Sequence[str], tokeniser: Tokeniser) -> tuple[str, ...]
     return tuple(out)
 
 
-def pick_quotes(texts: Sequence[str], members: np.ndarray, typicality: np.ndarray) -> tuple[str, ...]:
+def pick_quotes(
+    texts: Sequence[str], members: np.ndarray, typicality: np.ndarray
+) -> tuple[str, ...]:
     """The most typical distinct texts, preferring ones long enough to say something."""
     order = members[np.lexsort((members, -typicality[members]))]
     good: list[str] = []

@@ -4,7 +4,7 @@ Method (all choices made per input, nothing tuned to one data set):
 1. Response vectors: mean of word vectors learnt from the responses themselves
    (:mod:`bot.analysis.vectors`), or sentence embeddings when asked for.
 2. Number of themes: k-means for each candidate k on a sample, scored by silhouette measured
-   on three disjoint parts of the sample; the smallest k within one standard error of the best
+   on eight disjoint parts of the sample; the smallest k within one standard error of the best
    wins (Breiman's one-standard-error rule), so noise does not buy extra themes.
 3. Final spherical k-means on up to ``FIT_SAMPLE`` responses; every response goes to its nearest
    centre, scored by cosine similarity to it.
@@ -27,6 +27,8 @@ from bot.errors import AnalysisError
 MAX_THEMES = 40
 FIT_SAMPLE = 20000
 SCAN_SAMPLE = 3000
+SE_PARTS = 8
+"""Disjoint parts of the scan sample; their spread gives the silhouette's standard error."""
 _CANDIDATES = (*range(3, 13), 14, 16, 18, 20, 24, 28, 32, 36, 40)
 
 
@@ -47,7 +49,7 @@ def choose_k(vectors: np.ndarray, *, seed: int, progress: Progress | None = None
     candidates = [k for k in _CANDIDATES if k <= k_max]
     if not candidates:
         return max(1, min(3, _n_distinct(vectors)))
-    parts = np.array_split(np.random.default_rng(seed).permutation(n), 3)
+    parts = np.array_split(np.random.default_rng(seed).permutation(n), SE_PARTS)
     scores: list[tuple[int, float, float]] = []
     for step, k in enumerate(candidates):
         labels = KMeans(k, n_init=2, random_state=seed).fit_predict(vectors)
@@ -127,10 +129,18 @@ def discover_themes(
         score[unknown] = 0.0
         theme_ids.append(OTHER)
     report(progress, "describing themes", 0.0)
+    fixed: list[str | None] = [None] * len(rank)
+    if unknown.any():
+        fixed.append("unmatched (words too rare to group)")
     themes = build_themes(
-        kept, labels, theme_ids, groups_of(kept), score, vec.tokeniser, seed=seed,
-        fixed_labels=[None] * (len(theme_ids) - 1) + (["unmatched (rare words only)"]
-                                                      if unknown.any() else [None]),
+        kept,
+        labels,
+        theme_ids,
+        groups_of(kept),
+        score,
+        vec.tokeniser,
+        fixed_labels=fixed,
+        seed=seed,
     )
     report(progress, "describing themes", 1.0)
     method = (
@@ -141,4 +151,6 @@ def discover_themes(
         Assignment(c.response_id, theme_ids[labels[i]], round(float(score[i]), 4))
         for i, c in enumerate(kept)
     )
-    return ThemeResult(method=method, groups=groups_of(kept), themes=themes, assignments=assignments)
+    return ThemeResult(
+        method=method, groups=groups_of(kept), themes=themes, assignments=assignments
+    )

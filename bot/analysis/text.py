@@ -18,12 +18,15 @@ _KEEP = frozenset(
     "no not nothing none never nobody more less better could should everything everyone "
     "cannot".split()
 )
+GENERIC_WORDS: frozenset[str] = _KEEP
+"""Kept for meaning inside phrases, but too generic to name a theme on their own."""
 STOP_WORDS: frozenset[str] = frozenset(ENGLISH_STOP_WORDS - _KEEP) | frozenset(
     "s t d ll m re ve don didn doesn isn wasn weren couldn wouldn shouldn haven hasn".split()
 )
 
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
-_NEG = re.compile(r"n['’]t\b", re.IGNORECASE)
+_NEG = re.compile(r"n't\b")
+_IRREGULAR_NEG = (("can't", "can not"), ("won't", "will not"), ("shan't", "shall not"))
 _VOWELS = frozenset("aeiouy")
 
 
@@ -96,7 +99,10 @@ def _drop_final_e(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-cased words of ``text`` in any script, with "n't" turned into "not"."""
-    text = _NEG.sub(" not", text.replace("’", "'")).lower()
+    text = text.replace("’", "'").lower()
+    for short, full in _IRREGULAR_NEG:
+        text = text.replace(short, full)
+    text = _NEG.sub(" not", text)
     return [w.replace("'", "") for w in _WORD.findall(text)]
 
 

@@ -37,7 +37,7 @@ def count_matrix(token_lists: Sequence[Sequence[str]], vocab: dict[str, int]) ->
 def build_vocab(
     token_lists: Sequence[Sequence[str]], *, min_df: int, max_terms: int
 ) -> dict[str, int]:
-    """Terms in at least ``min_df`` responses, the ``max_terms`` most frequent, sorted for stability."""
+    """Terms in at least ``min_df`` responses, the ``max_terms`` commonest, sorted for stability."""
     df: dict[str, int] = {}
     for toks in token_lists:
         for t in set(toks):

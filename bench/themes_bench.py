@@ -1,0 +1,180 @@
+"""Benchmark theme discovery on many short responses, beside a bare TF-IDF + KMeans peer.
+
+Run: ``.venv/bin/python bench/themes_bench.py [--n 100000]``
+
+Each method runs in its own child process so its peak memory (``ru_maxrss``) is its own; the
+data are rebuilt deterministically in each child (resampled development answers with light
+perturbation: word drops, duplicated words, shuffled clauses). Quality (NMI against the human
+labels) is measured on the development set itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEV = ROOT.parent / "shared" / "data" / "nhs_fft_phase2_dev" / "responses.csv"
+GROUPS = ("parents", "vcs", "cc_staff", "la")
+
+
+def load_dev() -> tuple[list[str], list[str], list[str]]:
+    """Texts, labels and groups of the development set."""
+    with DEV.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return [r["text"] for r in rows], [r["label"] for r in rows], [r["group"] for r in rows]
+
+
+def perturb(text: str, rng: np.random.Generator) -> str:
+    """A lightly changed copy: drop a word, repeat a word, or swap two sentences."""
+    words = text.split()
+    roll = rng.random()
+    if roll < 0.3 and len(words) > 3:
+        del words[int(rng.integers(len(words)))]
+    elif roll < 0.45 and words:
+        i = int(rng.integers(len(words)))
+        words.insert(i, words[i])
+    elif roll < 0.6:
+        parts = text.split(". ")
+        if len(parts) > 1:
+            rng.shuffle(parts)
+            return ". ".join(parts)
+    return " ".join(words)
+
+
+def build(n: int) -> tuple[list[str], list[str]]:
+    """``n`` deterministic responses resampled from the development set, with groups."""
+    texts, _, groups = load_dev()
+    rng = np.random.default_rng(12345)
+    idx = rng.integers(0, len(texts), n)
+    return [perturb(texts[i], rng) for i in idx], [groups[i] for i in idx]
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory in MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_ours(texts: list[str], groups: list[str], k: int | None) -> int:
+    from bot.analysis import OTHER, Comment, discover_themes
+
+    comments = [
+        Comment(str(i), t, g, f"p{i}") for i, (t, g) in enumerate(zip(texts, groups, strict=True))
+    ]
+    result = discover_themes(comments, n_themes=k)
+    return len([t for t in result.themes if t.theme_id != OTHER])
+
+
+def run_peer(texts: list[str], k: int) -> int:
+    from sklearn.cluster import KMeans
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    x = TfidfVectorizer().fit_transform(texts)
+    KMeans(n_clusters=k, random_state=0).fit(x)
+    return k
+
+
+def worker(method: str, n: int, k: int | None) -> None:
+    """Child process: build data, time one method, print JSON."""
+    texts, groups = build(n)
+    base = peak_mb()
+    start = time.perf_counter()
+    themes = run_ours(texts, groups, k) if method == "ours" else run_peer(texts, k or 10)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), "base_mb": base, "themes": themes}))
+
+
+def measure(method: str, n: int, k: int | None) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--worker", method, "--n", str(n)]
+    if k is not None:
+        cmd += ["--k", str(k)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def dev_quality() -> tuple[float, int, float]:
+    """NMI of ours (own k) and of the peer (same k) on the development set."""
+    from sklearn.cluster import KMeans
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+
+    from bot.analysis import OTHER, Comment, discover_themes
+
+    texts, labels, groups = load_dev()
+    comments = [
+        Comment(str(i), t, g, f"p{i}") for i, (t, g) in enumerate(zip(texts, groups, strict=True))
+    ]
+    result = discover_themes(comments)
+    k = len([t for t in result.themes if t.theme_id != OTHER])
+    ours = nmi(labels, [a.theme_id for a in result.assignments])
+    peer_labels = KMeans(n_clusters=k, random_state=0).fit_predict(
+        TfidfVectorizer().fit_transform(texts)
+    )
+    return ours, k, nmi(labels, peer_labels)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="number of responses")
+    parser.add_argument("--worker", choices=("ours", "peer"), help=argparse.SUPPRESS)
+    parser.add_argument("--k", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.n, args.k)
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    with console.status(f"discover_themes on {args.n:,} responses…"):
+        ours = measure("ours", args.n, None)
+    k = int(ours["themes"])
+    with console.status(f"TF-IDF + KMeans (k={k}) on {args.n:,} responses…"):
+        peer = measure("peer", args.n, k)
+    with console.status("quality on the development set…"):
+        ours_nmi, dev_k, peer_nmi = dev_quality()
+
+    table = Table(title=f"Theme discovery, {args.n:,} responses (2-core target: <30 s, <1.5 GB)")
+    for col in ("method", "themes", "wall s", "peak MB", "peak - data MB", "dev NMI"):
+        table.add_column(col, justify="right" if col != "method" else "left")
+    table.add_row(
+        "discover_themes",
+        str(k),
+        f"{ours['seconds']:.1f}",
+        f"{ours['peak_mb']:.0f}",
+        f"{ours['peak_mb'] - ours['base_mb']:.0f}",
+        f"{ours_nmi:.3f} (k={dev_k})",
+    )
+    table.add_row(
+        "TF-IDF + KMeans",
+        str(k),
+        f"{peer['seconds']:.1f}",
+        f"{peer['peak_mb']:.0f}",
+        f"{peer['peak_mb'] - peer['base_mb']:.0f}",
+        f"{peer_nmi:.3f} (k={dev_k})",
+    )
+    table.add_row(
+        "ratio ours/peer",
+        "",
+        f"{ours['seconds'] / peer['seconds']:.2f}",
+        f"{ours['peak_mb'] / peer['peak_mb']:.2f}",
+        "",
+        f"{ours_nmi / max(peer_nmi, 1e-9):.2f}",
+    )
+    console.print(table)
+    ok = ours["seconds"] < 30 and ours["peak_mb"] < 1536
+    console.print("[green]within target[/]" if ok else "[red]outside target[/]")
+
+
+if __name__ == "__main__":
+    main()
