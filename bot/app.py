@@ -59,15 +59,21 @@ class BotApp:
         await self._stack.aclose()
 
     def _platform_adapters(self) -> dict[str, Adapter]:
+        from bot.outbox import on_delivery as outbox_delivery
+
         adapters: dict[str, Adapter] = {}
         if self.settings.telegram.enabled:
             from bot.adapters.telegram import TelegramAdapter
 
-            adapters["telegram"] = TelegramAdapter(self.settings.telegram, self.clock)
+            adapters["telegram"] = TelegramAdapter(
+                self.settings.telegram, self.clock, on_delivery=outbox_delivery
+            )
         if self.settings.slack.enabled:
             from bot.adapters.slack import SlackAdapter
 
-            adapters["slack"] = SlackAdapter(self.settings.slack, self.clock)
+            adapters["slack"] = SlackAdapter(
+                self.settings.slack, self.clock, on_delivery=outbox_delivery
+            )
         return adapters
 
     async def run(self) -> None:
@@ -84,13 +90,24 @@ class BotApp:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        from bot.scheduler import CampaignScheduler
+
         started: list[Adapter] = []
+        scheduler = CampaignScheduler(
+            self.settings, self.sessionmaker, self.dispatcher, self.adapters, self.clock
+        )
+        scheduling = False
         try:
             for adapter in self.adapters.values():
                 await adapter.start(self.dispatcher.handle)
                 started.append(adapter)
                 log.info("%s adapter started", adapter.name)
+            await scheduler.start()
+            scheduling = True
+            log.info("scheduler started")
             await stop.wait()
         finally:
+            if scheduling:
+                await scheduler.stop()
             for adapter in reversed(started):
                 await adapter.stop()

@@ -473,7 +473,7 @@ def _flow_problems(flow: Flow, base: str) -> list[tuple[str, str]]:
 def _campaign_problems(
     campaign: Campaign, base: str, group_ids: set[str], flow_ids: set[str], default_tz: str
 ) -> list[tuple[str, str]]:
-    from apscheduler.triggers.cron import CronTrigger
+    from bot.crontab import cron_trigger
 
     problems: list[tuple[str, str]] = []
     tz = None
@@ -525,7 +525,7 @@ def _campaign_problems(
                     raise ValueError(
                         f"{entry.cron!r} must have five fields (min hour day month dow)"
                     )
-                CronTrigger.from_crontab(entry.cron, timezone=tz)
+                cron_trigger(entry.cron, tz)
             elif entry.after:
                 parse_duration(entry.after)
         except ValueError as exc:

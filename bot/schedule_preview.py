@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
 from bot.config import Campaign, ScheduleEntry, Settings
+from bot.crontab import cron_trigger
 from bot.timeparse import parse_duration, parse_local_datetime
 
 
@@ -54,7 +53,7 @@ def first_send(
     elif entry.after:
         due = max(joined_at + parse_duration(entry.after), earliest)
     elif entry.cron:
-        trigger = CronTrigger.from_crontab(entry.cron, timezone=tz)
+        trigger = cron_trigger(entry.cron, tz)
         due = trigger.get_next_fire_time(None, earliest)
         if due is None:
             return None
@@ -79,7 +78,7 @@ class PlannedSend:
 def planned_sends(
     settings: Settings, campaign: Campaign, now: datetime, limit: int = 3
 ) -> list[PlannedSend]:
-    """The campaign's next sends from ``now``: absolute times, cron occurrences, join-relative offsets."""
+    """The campaign's next sends from ``now``: times, cron occurrences, join-relative offsets."""
     tz = settings.campaign_tz(campaign)
     opens, closes = settings.campaign_window(campaign)
     quiet = settings.campaign_quiet_hours(campaign)
@@ -98,7 +97,7 @@ def planned_sends(
             elif closes is None or due < closes:
                 plan.append(PlannedSend(campaign.id, entry.flow, _fmt(due, tz), due))
             continue
-        trigger = CronTrigger.from_crontab(entry.cron or "", timezone=tz)
+        trigger = cron_trigger(entry.cron or "", tz)
         previous = None
         cursor = start
         for _ in range(limit):

@@ -187,3 +187,48 @@ class Invite(Base):
     uses: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- scheduler: the outbox of planned sends (migration 0002_outbox) -----------------------------
+class OutboxRow(Base):
+    """One planned send: a scheduled prompt or a reminder for one participant and occurrence.
+
+    ``schedule_key`` is the config entry (``ScheduleEntry.key``); ``entry_key`` is what the engine
+    and ``flow_progress`` track (the same, or ``key#occurrence`` for a recurring cron entry).
+    ``payload`` holds the rendered messages and address between preparing and sending, so a retry
+    re-sends exactly what the engine decided; it is cleared once sent.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "campaign_id", "entry_key", "occurrence"),
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_schedule", "campaign_id", "schedule_key", "nominal_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    schedule_key: Mapped[str] = mapped_column(String(200))
+    entry_key: Mapped[str] = mapped_column(String(240))
+    flow_id: Mapped[str] = mapped_column(String(64))
+    occurrence: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str] = mapped_column(String(16))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    nominal_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    platform_msg_id: Mapped[str | None] = mapped_column(String(160))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
