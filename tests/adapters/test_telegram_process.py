@@ -1,0 +1,215 @@
+"""The real ``listening-bot`` process against the Bot API double: invite, join, answer, SIGKILL.
+
+A parent joins from the invite link that ``listening-bot invite`` prints, answers the pulse by
+button and challenge 1 by text; the bot process is killed with SIGKILL while it is storing the
+pulse answer, restarted, and the answer is stored exactly once. ``listening-bot export`` then
+shows the answers as a parent's, on Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import re
+import signal
+import sqlite3
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.models import Response
+from tests.conftest import ROOT, example_data, write_config
+from tests.doubles.telegram_api import Fault, TelegramApiDouble
+
+PARENT = 6001
+
+
+def _env() -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "SLACK_", "LISTENING_"))
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+async def _cli(*args: str, timeout: float = 30) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=ROOT,
+        env=_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+class BotProcess:
+    """``listening-bot run`` in a child process."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.config, self.log = config, log
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        handle = self.log.open("ab")
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--config",
+            str(self.config),
+            "--verbose",
+            cwd=ROOT,
+            env=_env(),
+            stdout=handle,
+            stderr=handle,
+        )
+        handle.close()
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def terminate(self) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 20)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        return self.proc.returncode or 0
+
+
+class DatabaseLock:
+    """Hold the database so the bot's transaction waits (a deterministic place to kill it)."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self._sqlite: sqlite3.Connection | None = None
+        self._pg: Any = None
+
+    async def __aenter__(self) -> DatabaseLock:
+        if self.db_url.startswith("sqlite"):
+            path = self.db_url.split("///", 1)[1]
+            self._sqlite = sqlite3.connect(path, isolation_level=None)
+            self._sqlite.execute("BEGIN IMMEDIATE")  # other writers now wait (busy_timeout)
+        else:
+            import asyncpg
+
+            self._pg = await asyncpg.connect(self.db_url)
+            await self._pg.execute("BEGIN")
+            await self._pg.execute("LOCK TABLE inbound_log IN ACCESS EXCLUSIVE MODE")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._sqlite is not None:
+            self._sqlite.execute("ROLLBACK")
+            self._sqlite.close()
+        if self._pg is not None:
+            await self._pg.execute("ROLLBACK")
+            await self._pg.close()
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[TelegramApiDouble]:
+    async with TelegramApiDouble() as double:
+        yield double
+
+
+def _config(tmp_path: Path, tg: TelegramApiDouble, db_url: str) -> Path:
+    data = example_data()
+    data["database_url"] = db_url
+    data["telegram"] = {"token": tg.token, "base_url": tg.base_url}
+    data.pop("slack", None)
+    data["quiet_hours"] = None
+    # challenge 1 follows the pulse at once, so one sitting covers both flows
+    for entry in data["campaigns"][0]["schedule"]:
+        if entry["flow"] == "challenge-1":
+            entry["after"] = "0m"
+    return write_config(tmp_path, data)
+
+
+async def _texts_after(tg: TelegramApiDouble, before: int, expect: str, timeout: float) -> None:
+    try:
+        await tg.wait_for(lambda: any(expect in t for t in tg.texts(PARENT)[before:]), timeout)
+    except AssertionError:
+        raise AssertionError(f"no {expect!r}; got {tg.texts(PARENT)[before:]}") from None
+
+
+async def test_parent_joins_answers_survives_sigkill_and_exports(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any
+) -> None:
+    config = _config(tmp_path, tg, db_url)
+    printed = await _cli(
+        "invite", "--campaign", "leeds-2026", "--group", "parents", "--config", str(config)
+    )
+    link = re.search(r"https://t\.me/(\w+)\?start=(\S+)", printed)
+    assert link and link.group(1) == tg.username
+    code = link.group(2)
+
+    bot = BotProcess(config, tmp_path / "bot.log")
+    await bot.start()
+    try:
+        tg.text(PARENT, f"/start {code}")
+        await _texts_after(tg, 0, "Do you agree", 30)
+        consent = [s for s in tg.sent if s.reply_markup][-1]
+        tg.fail("sendMessage", Fault(429, retry_after=1))
+        before = len(tg.texts(PARENT))
+        tg.press(PARENT, consent, "v:yes")
+        await _texts_after(tg, before, "How positive", 15)
+        scale = [s for s in tg.sent if s.reply_markup][-1]
+
+        # The pulse answer arrives while the database is busy; kill the bot before it stores it.
+        async with DatabaseLock(db_url):
+            press = tg.press(PARENT, scale, "v:4")
+            await tg.wait_for(lambda: tg.deliveries[press] == 1, 15)
+            await asyncio.sleep(0.7)  # the bot is now waiting on the database
+            await bot.kill()
+        async with sessionmaker() as session:
+            assert await session.scalar(select(func.count()).select_from(Response)) == 0
+        assert tg.confirmed < press  # never acknowledged
+
+        before = len(tg.texts(PARENT))
+        await bot.start()
+        await _texts_after(tg, before, "Tell it as it is", 30)
+        assert tg.deliveries[press] == 2
+        before = len(tg.texts(PARENT))
+        tg.text(PARENT, "Local groups know the families, so people trust them.")
+        await _texts_after(tg, before, "example from your own experience", 15)
+        before = len(tg.texts(PARENT))
+        tg.text(PARENT, "/done")
+        await _texts_after(tg, before, "really helpful", 15)
+    finally:
+        code_on_exit = await bot.terminate()
+    assert code_on_exit == 0, (tmp_path / "bot.log").read_text()
+
+    exported = await _cli("export", "--config", str(config))
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert [(r["flow"], r["step"], r["answer"]) for r in rows] == [
+        ("pulse", "positive", "4"),
+        ("challenge-1", "opening", "Local groups know the families, so people trust them."),
+    ]
+    assert {(r["group"], r["channel"]) for r in rows} == {("parents", "telegram")}
+
+    sends = Counter((s.chat_id, s.text) for s in tg.sent)
+    assert [key for key, n in sends.items() if n > 1] == []  # no duplicate message
+    assert [c.status for c in tg.calls].count(429) == 1
+    assert tg.early_after_flood() == []  # nothing sooner than retry_after

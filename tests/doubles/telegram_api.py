@@ -1,0 +1,487 @@
+"""A local HTTP double of the Telegram Bot API, speaking the real wire format.
+
+Point python-telegram-bot at it with ``base_url=double.base_url``. It records every call (and
+when it came), serves queued updates through long-polling ``getUpdates`` with Telegram's offset
+rules, answers ``sendMessage`` and friends like Telegram does, and can be told to misbehave:
+scripted 429/500 answers and slow answers, and Telegram's rate limits (overall and per chat).
+Anything it does not know fails loudly with 404 and is recorded in ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+JSON = dict[str, Any]
+MESSAGE_METHODS = frozenset({"sendMessage", "editMessageReplyMarkup", "editMessageText"})
+"""Calls Telegram's flood control counts as messages."""
+_INT_PARAMS = {"chat_id", "message_id", "offset", "limit", "timeout", "user_id"}
+_JSON_PARAMS = {"reply_markup", "allowed_updates", "commands", "scope"}
+
+
+@dataclass(slots=True)
+class Call:
+    """One request the double received."""
+
+    method: str
+    params: JSON
+    at: float
+    status: int = 200
+    retry_after: float = 0.0
+
+
+@dataclass(slots=True)
+class Sent:
+    """A message the bot sent (and its keyboard as it is now)."""
+
+    chat_id: int
+    message_id: int
+    text: str
+    reply_markup: JSON | None
+    at: float
+
+
+@dataclass(slots=True)
+class Fault:
+    """A scripted misbehaviour for the next call of a method."""
+
+    status: int = 500
+    retry_after: float | None = None
+    delay: float = 0.0
+    description: str | None = None
+
+
+@dataclass(slots=True)
+class Gcra:
+    """Telegram-like flood control: ``rate`` per second, ``burst`` back to back."""
+
+    rate: float
+    burst: int = 1
+    tolerance: float = 0.05
+    tat: dict[Any, float] = field(default_factory=dict)
+
+    def admit(self, key: Any, now: float) -> float:
+        """0 when allowed (and counted), else the seconds to wait."""
+        interval = 1.0 / self.rate
+        tat = self.tat.get(key, now)
+        earliest = tat - (self.burst - 1) * interval - self.tolerance
+        if now < earliest:
+            return earliest - now
+        self.tat[key] = max(tat, now) + interval
+        return 0.0
+
+
+class TelegramApiDouble:
+    """``async with TelegramApiDouble() as tg:`` serves the Bot API on 127.0.0.1 (random port)."""
+
+    def __init__(
+        self,
+        token: str = "123456:TEST-TOKEN",
+        username: str = "listening_test_bot",
+        *,
+        max_poll_wait: float = 1.0,
+    ) -> None:
+        self.token = token
+        self.username = username
+        self.bot_id = int(token.split(":")[0])
+        self.max_poll_wait = max_poll_wait
+        self.calls: list[Call] = []
+        self.unknown: list[str] = []
+        self.sent: list[Sent] = []
+        self.updates: list[JSON] = []
+        self.confirmed = 0
+        self.deliveries: dict[int, int] = defaultdict(int)
+        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.overall: Gcra | None = None
+        self.per_chat: Gcra | None = None
+        self.flood_until = 0.0
+        self.rate_limited = 0
+        self.webhook: JSON | None = None
+        self.commands: list[JSON] = []
+        self.blocked: set[int] = set()
+        self.closing = False
+        self._ids = itertools.count(1)
+        self._update_ids = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self.started = time.monotonic()
+
+    # -- server -------------------------------------------------------------------------------
+    async def __aenter__(self) -> TelegramApiDouble:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.closing = True
+        await self._notify()  # long polls still waiting return at once
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    def limit(
+        self,
+        overall: float | None = 30.0,
+        per_chat: float | None = 1.0,
+        *,
+        overall_burst: int = 30,
+        chat_burst: int = 3,
+    ) -> None:
+        """Enforce Telegram's flood control on message calls (429 with ``retry_after``)."""
+        self.overall = Gcra(overall, overall_burst) if overall else None
+        self.per_chat = Gcra(per_chat, chat_burst) if per_chat else None
+
+    def fail(self, method: str, *faults: Fault) -> None:
+        """The next calls of ``method`` get these answers, in order, instead of succeeding."""
+        self.faults[method].extend(faults)
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        params = await _params(request)
+        now = time.monotonic()
+        call = Call(method, params, now)
+        self.calls.append(call)
+        await self._notify()
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            self.unknown.append(method)
+            call.status = 404
+            return _error(404, f"Not Found: method {method} is not in the double")
+        response = await self._misbehave(method, params, now)
+        if response is None:
+            try:
+                result = await handler(params)
+            except _ApiError as exc:
+                response = _error(exc.status, exc.description)
+            else:
+                response = web.json_response({"ok": True, "result": result})
+        call.status = response.status
+        if response.status == 429:
+            call.retry_after = float(response.retry_after)  # type: ignore[attr-defined]
+            self.flood_until = max(self.flood_until, now + call.retry_after)
+        async with self._changed:
+            self._changed.notify_all()
+        return response
+
+    async def _misbehave(self, method: str, params: JSON, now: float) -> web.Response | None:
+        queue = self.faults.get(method)
+        if queue:
+            fault = queue.popleft()
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status == 429:
+                return _flood(fault.retry_after or 1)
+            if fault.status != 200:
+                return _error(fault.status, fault.description or "Internal Server Error")
+        if method not in MESSAGE_METHODS:
+            return None
+        if now < self.flood_until:  # Telegram keeps refusing until retry_after has passed
+            self.rate_limited += 1
+            return _flood(self.flood_until - now)
+        chat = params.get("chat_id")
+        for gcra, key in ((self.per_chat, chat), (self.overall, None)):
+            if gcra is None:
+                continue
+            wait = gcra.admit(key, now)
+            if wait:
+                self.rate_limited += 1
+                return _flood(wait)
+        return None
+
+    # -- what tests look at -------------------------------------------------------------------
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and c.status == 200]
+
+    def texts(self, chat_id: int | None = None) -> list[str]:
+        """Texts of the messages the bot sent (to one chat), in order."""
+        return [s.text for s in self.sent if chat_id is None or s.chat_id == chat_id]
+
+    def last_sent(self, chat_id: int) -> Sent:
+        return [s for s in self.sent if s.chat_id == chat_id][-1]
+
+    def early_after_flood(self) -> list[tuple[Call, float]]:
+        """Message calls that came sooner after a 429 than its ``retry_after`` allowed."""
+        early = []
+        until = 0.0
+        for call in self.calls:
+            if call.method in MESSAGE_METHODS and call.at < until:
+                early.append((call, until - call.at))
+            if call.status == 429:
+                until = max(until, call.at + call.retry_after)
+        return early
+
+    async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
+        """Wait until ``predicate()`` holds (checked after every call); fail after ``timeout``."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+            except TimeoutError:
+                raise AssertionError(f"the double waited {timeout}s in vain") from None
+
+    async def wait_sent(self, chat_id: int, contains: str, timeout: float = 10.0) -> Sent:
+        """Wait for a message to ``chat_id`` containing ``contains``."""
+        found: list[Sent] = []
+
+        def seen() -> bool:
+            found[:] = [s for s in self.sent if s.chat_id == chat_id and contains in s.text]
+            return bool(found)
+
+        try:
+            await self.wait_for(seen, timeout)
+        except AssertionError:
+            raise AssertionError(
+                f"nothing containing {contains!r} went to {chat_id}; sent: {self.texts(chat_id)}"
+            ) from None
+        return found[-1]
+
+    # -- updates (what people do) -------------------------------------------------------------
+    def push(self, update: JSON) -> int:
+        """Queue a raw update; returns its update_id."""
+        update_id = next(self._update_ids)
+        self.updates.append({"update_id": update_id, **update})
+        asyncio.get_running_loop().create_task(self._notify())
+        return update_id
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _user(self, user_id: int) -> JSON:
+        return {"id": user_id, "is_bot": False, "first_name": f"Parent{user_id}"}
+
+    def _chat(self, chat_id: int, kind: str = "private") -> JSON:
+        chat: JSON = {"id": chat_id, "type": kind}
+        if kind == "private":
+            chat["first_name"] = f"Parent{chat_id}"
+        else:
+            chat["title"] = f"Group {chat_id}"
+        return chat
+
+    def _message(self, user_id: int, chat_id: int | None = None, kind: str = "private") -> JSON:
+        return {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": self._chat(chat_id or user_id, kind),
+            "from": self._user(user_id),
+        }
+
+    def text(self, user_id: int, text: str, *, chat_id: int | None = None, kind: str = "private"):
+        """A person types ``text``; returns (update_id, message_id)."""
+        message = {**self._message(user_id, chat_id, kind), "text": text}
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return self.push({"message": message}), message["message_id"]
+
+    def voice(self, user_id: int, file_id: str = "AwACAgQAAxkBAAIBVoice") -> int:
+        voice = {"file_id": file_id, "file_unique_id": "uniq-" + file_id[-6:], "duration": 7}
+        return self.push({"message": {**self._message(user_id), "voice": voice}})
+
+    def sticker(self, user_id: int) -> int:
+        sticker = {
+            "file_id": "CAACAgIAAxkBAAIBSticker",
+            "file_unique_id": "sticker-1",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        }
+        return self.push({"message": {**self._message(user_id), "sticker": sticker}})
+
+    def photo(self, user_id: int) -> int:
+        size = {"file_id": "AgACAgQPhoto", "file_unique_id": "photo-1", "width": 90, "height": 90}
+        return self.push({"message": {**self._message(user_id), "photo": [size]}})
+
+    def edit(self, user_id: int, message_id: int, text: str) -> int:
+        message = {
+            **self._message(user_id),
+            "message_id": message_id,
+            "text": text,
+            "edit_date": int(time.time()) + 1,
+        }
+        return self.push({"edited_message": message})
+
+    def press(self, user_id: int, sent: Sent, data: str) -> int:
+        """A person presses the button carrying ``data`` on a message the bot sent."""
+        message: JSON = {
+            "message_id": sent.message_id,
+            "date": int(time.time()),
+            "chat": self._chat(sent.chat_id),
+            "from": self.me(),
+            "text": sent.text,
+        }
+        if sent.reply_markup:
+            message["reply_markup"] = sent.reply_markup
+        query = {
+            "id": f"q{next(self._ids)}",
+            "from": self._user(user_id),
+            "chat_instance": f"ci{sent.chat_id}",
+            "message": message,
+            "data": data,
+        }
+        return self.push({"callback_query": query})
+
+    def me(self) -> JSON:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Listening bot",
+            "username": self.username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    # -- the API ------------------------------------------------------------------------------
+    async def _api_getMe(self, params: JSON) -> JSON:
+        return self.me()
+
+    async def _api_setMyCommands(self, params: JSON) -> bool:
+        self.commands = params.get("commands", [])
+        return True
+
+    async def _api_deleteWebhook(self, params: JSON) -> bool:
+        self.webhook = None
+        return True
+
+    async def _api_setWebhook(self, params: JSON) -> bool:
+        self.webhook = params
+        return True
+
+    async def _api_getUpdates(self, params: JSON) -> list[JSON]:
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        timeout = min(float(params.get("timeout") or 0), self.max_poll_wait)
+        if offset and offset - 1 > self.confirmed:
+            self.confirmed = offset - 1
+            await self._notify()
+
+        def pending() -> list[JSON]:
+            return [u for u in self.updates if u["update_id"] > self.confirmed][:limit]
+
+        if not pending() and timeout > 0:
+            async with self._changed:
+                try:
+                    await asyncio.wait_for(
+                        self._changed.wait_for(lambda: bool(pending()) or self.closing), timeout
+                    )
+                except TimeoutError:
+                    pass
+        batch = pending()
+        for update in batch:
+            self.deliveries[update["update_id"]] += 1
+        return batch
+
+    async def _api_sendMessage(self, params: JSON) -> JSON:
+        chat_id = int(params["chat_id"])
+        text = params.get("text", "")
+        if not text or len(text.encode("utf-16-le")) // 2 > 4096:
+            raise _ApiError(400, "Bad Request: message text is empty or too long")
+        if chat_id in self.blocked:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
+        sent = Sent(chat_id, next(self._ids), text, params.get("reply_markup"), time.monotonic())
+        self.sent.append(sent)
+        result = {
+            "message_id": sent.message_id,
+            "date": int(time.time()),
+            "chat": self._chat(chat_id),
+            "from": self.me(),
+            "text": text,
+        }
+        if sent.reply_markup:
+            result["reply_markup"] = sent.reply_markup
+        return result
+
+    async def _api_editMessageReplyMarkup(self, params: JSON) -> JSON | bool:
+        chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        for sent in self.sent:
+            if sent.chat_id == chat_id and sent.message_id == message_id:
+                markup = params.get("reply_markup")
+                if markup == sent.reply_markup:
+                    raise _ApiError(400, "Bad Request: message is not modified")
+                sent.reply_markup = markup
+                result = {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": self._chat(chat_id),
+                    "from": self.me(),
+                    "text": sent.text,
+                }
+                if markup:
+                    result["reply_markup"] = markup
+                return result
+        raise _ApiError(400, "Bad Request: message to edit not found")
+
+    async def _api_answerCallbackQuery(self, params: JSON) -> bool:
+        return True
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+def _error(status: int, description: str) -> web.Response:
+    return web.json_response(
+        {"ok": False, "error_code": status, "description": description}, status=status
+    )
+
+
+def _flood(wait: float) -> web.Response:
+    # Telegram sends whole seconds; a fraction keeps tests short (PTB accepts it).
+    seconds: float = math.ceil(wait) if wait >= 1 else round(max(wait, 0.05), 2)
+    response = web.json_response(
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": f"Too Many Requests: retry after {seconds}",
+            "parameters": {"retry_after": seconds},
+        },
+        status=429,
+    )
+    response.retry_after = seconds  # type: ignore[attr-defined]
+    return response
+
+
+async def _params(request: web.Request) -> JSON:
+    """Read parameters the way the Bot API does: query string, form or JSON body."""
+    raw: dict[str, Any] = dict(request.query)
+    if request.can_read_body:
+        if request.content_type == "application/json":
+            raw.update(await request.json())
+        else:
+            form = await request.post()
+            raw.update({k: v for k, v in form.items() if isinstance(v, str)})
+    params: JSON = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and key in _INT_PARAMS:
+            try:
+                value = int(value)
+            except ValueError:
+                pass
+        elif isinstance(value, str) and key in _JSON_PARAMS:
+            value = json.loads(value)
+        params[key] = value
+    return params
