@@ -1,4 +1,4 @@
-"""The composition root: database, dispatcher, adapters and scheduler, started and stopped together."""
+"""The composition root: database, dispatcher, adapters and scheduler, started and stopped."""
 
 from __future__ import annotations
 

@@ -1,16 +1,15 @@
-"""The ``listening-bot`` command line: every command exits 0, 1 (one clear sentence) or 2 (usage)."""
+"""The ``listening-bot`` command line: each command exits 0, 1 (one clear sentence) or 2 (usage)."""
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-
-import enum
 
 import typer
 from rich.console import Console
@@ -129,7 +128,8 @@ def check(config: ConfigOption = None) -> None:
     now = datetime.now(UTC)
     out.print(
         f"[bold]Config OK[/bold]: {len(settings.groups)} groups, {len(settings.flows)} flows, "
-        f"{len(settings.campaigns)} campaign(s); platforms: {', '.join(settings.enabled_platforms())}"
+        f"{len(settings.campaigns)} campaign(s); "
+        f"platforms: {', '.join(settings.enabled_platforms())}"
     )
     groups = Table("group", "label", "joins without invite", title="Groups")
     for group in settings.groups:

@@ -1,4 +1,4 @@
-"""The one place that composes engine, storage and adapters: one inbound message, one transaction."""
+"""The one place that composes engine, storage and adapters: one message, one transaction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Platform-neutral messages: what adapters hand to the dispatcher and what they are asked to send."""
+"""Platform-neutral messages: what adapters hand to the dispatcher and what they must send."""
 
 from __future__ import annotations
 

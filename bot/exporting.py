@@ -1,4 +1,4 @@
-"""Write responses as csv, jsonl or xlsx with the contract's columns, safe to open in a spreadsheet."""
+"""Write responses as csv, jsonl or xlsx with the contract's columns, safe in a spreadsheet."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Apply Alembic migrations from code, so `db upgrade` and `run` need no alembic.ini lying around."""
+"""Apply Alembic migrations from code, so `db upgrade` and `run` need no alembic.ini file."""
 
 from __future__ import annotations
 

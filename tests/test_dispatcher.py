@@ -59,9 +59,11 @@ async def test_invite_code_fixes_group_and_limits_uses(dispatcher, clock):
 
 async def test_expired_invite_is_refused(dispatcher, clock):
     async with dispatcher.sessionmaker.begin() as session:
-        code = (await InviteRepo(session).create(
-            "leeds-2026", "vcs", clock.now(), expires_at=clock.now() + timedelta(days=1)
-        )).code
+        code = (
+            await InviteRepo(session).create(
+                "leeds-2026", "vcs", clock.now(), expires_at=clock.now() + timedelta(days=1)
+            )
+        ).code
     clock.advance(timedelta(days=2))
     replies = await Person(dispatcher).say(f"/start {code}")
     assert replies[0].text == "Sorry, that invite code has expired."
@@ -85,10 +87,17 @@ async def test_edit_updates_the_answer_and_keeps_the_original(dispatcher):
     await person.join()
     await person.say("4")
     await person.say("First thought", msg_id="console:m1")
-    await dispatcher.handle(Inbound(
-        platform="console", user_ref="u1", address=Address("console", "u1"),
-        received_at=dispatcher.clock.now(), kind="edit", text="Better thought", edit_of="console:m1",
-    ))
+    await dispatcher.handle(
+        Inbound(
+            platform="console",
+            user_ref="u1",
+            address=Address("console", "u1"),
+            received_at=dispatcher.clock.now(),
+            kind="edit",
+            text="Better thought",
+            edit_of="console:m1",
+        )
+    )
     rows = await stored(dispatcher)
     assert (rows[-1].answer, rows[-1].original_answer) == ("Better thought", "First thought")
     assert rows[-1].step == "unprompted"  # no question was open, but the comment is kept
@@ -104,7 +113,8 @@ async def test_group_is_kept_as_it_was_when_answered(dispatcher):
     await person.say("yes")
     await person.say("2")
     await person.say("5")
-    assert [(r.group, r.answer) for r in await stored(dispatcher)] == [("parents", "4"), ("vcs", "5")]
+    rows = await stored(dispatcher)
+    assert [(r.group, r.answer) for r in rows] == [("parents", "4"), ("vcs", "5")]
 
 
 async def test_a_new_persons_first_messages_arriving_together_are_both_handled(dispatcher):

@@ -15,15 +15,28 @@ import pytest
 from tests.conftest import EXAMPLE_CONFIG, example_data, write_config
 
 
-def cli(*args: str, db: str, stdin: str = "", cwd: Path | None = None,
-        config: Path | None = EXAMPLE_CONFIG) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str,
+    db: str,
+    stdin: str = "",
+    cwd: Path | None = None,
+    config: Path | None = EXAMPLE_CONFIG,
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_"))}
     env["LISTENING_DATABASE_URL"] = db
     argv = [sys.executable, "-m", "bot", *args]
     if config is not None:
         argv += ["--config", str(config)]
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=120, encoding="utf-8")
+    return subprocess.run(
+        argv,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        encoding="utf-8",
+    )
 
 
 def export_rows(db: str, *extra: str) -> list[dict[str, str]]:
@@ -33,8 +46,16 @@ def export_rows(db: str, *extra: str) -> list[dict[str, str]]:
 
 
 CONTRACT_COLUMNS = [
-    "response_id", "campaign", "flow", "step", "group", "participant", "channel", "kind",
-    "answer", "answered_at",
+    "response_id",
+    "campaign",
+    "flow",
+    "step",
+    "group",
+    "participant",
+    "channel",
+    "kind",
+    "answer",
+    "answered_at",
 ]
 
 
@@ -48,7 +69,8 @@ def test_console_rehearsal_through_real_stdin_then_export(sqlite_url):
     rows = export_rows(sqlite_url)
     assert list(rows[0]) == CONTRACT_COLUMNS
     assert [(r["flow"], r["step"], r["answer"]) for r in rows] == [
-        ("pulse", "positive", "4"), ("challenge-1", "opening", "More joined-up funding.")
+        ("pulse", "positive", "4"),
+        ("challenge-1", "opening", "More joined-up funding."),
     ]
     assert {r["group"] for r in rows} == {"vcs"} and {r["channel"] for r in rows} == {"console"}
     assert rows[0]["participant"].startswith("P-") and rows[0]["answered_at"].endswith("Z")
@@ -79,7 +101,9 @@ def test_check_on_a_broken_copy_exits_1_naming_fields(sqlite_url, tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args", [["frobnicate"], ["export", "--bogus"], ["export", "--format", "pdf"]])
+@pytest.mark.parametrize(
+    "args", [["frobnicate"], ["export", "--bogus"], ["export", "--format", "pdf"]]
+)
 def test_wrong_usage_exits_2_without_traceback(sqlite_url, args):
     result = cli(*args, db=sqlite_url)
     assert result.returncode == 2, result.stderr
@@ -110,7 +134,9 @@ def test_import_excel_csv_with_bom_and_crlf_loads_exactly(sqlite_url, tmp_path):
 def test_import_latin1_file_is_decoded_right(sqlite_url, tmp_path):
     path = tmp_path / "paper.csv"
     path.write_bytes("text\nCafé crèche für Kinder\n".encode("latin-1"))
-    result = cli("import", str(path), "--campaign", "leeds-2026", "--group", "parents", db=sqlite_url)
+    result = cli(
+        "import", str(path), "--campaign", "leeds-2026", "--group", "parents", db=sqlite_url
+    )
     assert result.returncode == 0, result.stderr
     assert export_rows(sqlite_url)[0]["answer"] == "Café crèche für Kinder"
 
@@ -163,7 +189,11 @@ def test_formula_answers_are_stored_exactly_and_neutralised_in_csv_and_xlsx(sqli
             writer.writerow([text, "vcs"])
     assert cli("import", str(path), "--campaign", "leeds-2026", db=sqlite_url).returncode == 0
     assert [r["answer"] for r in export_rows(sqlite_url)] == [
-        "'=SUM(A1:A9)", "'+44 113 000", "'-2+3", "'@cmd", "plain\x07bell"
+        "'=SUM(A1:A9)",
+        "'+44 113 000",
+        "'-2+3",
+        "'@cmd",
+        "plain\x07bell",
     ]
     jsonl = cli("export", "--format", "jsonl", db=sqlite_url).stdout.splitlines()
     assert [json.loads(line)["answer"] for line in jsonl] == formulas
@@ -198,8 +228,18 @@ def test_db_upgrade_is_idempotent(tmp_path):
 
 
 def test_invite_prints_codes_without_telegram(sqlite_url):
-    result = cli("invite", "--campaign", "leeds-2026", "--group", "la", "--count", "3",
-                 "--max-uses", "1", db=sqlite_url)
+    result = cli(
+        "invite",
+        "--campaign",
+        "leeds-2026",
+        "--group",
+        "la",
+        "--count",
+        "3",
+        "--max-uses",
+        "1",
+        db=sqlite_url,
+    )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.strip().splitlines()) == 3
     bad = cli("invite", "--campaign", "leeds-2026", "--group", "pirates", db=sqlite_url)

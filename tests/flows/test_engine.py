@@ -89,7 +89,8 @@ def test_invite_fixes_the_group_without_asking(settings):
 
 def test_wrong_invite_gets_one_sentence_then_the_group_choice(settings):
     chat = Chat(settings)
-    t = chat.send("/start nope", invite=InviteCheck("nope", error="Sorry, that invite code isn't valid."))
+    invalid = InviteCheck("nope", error="Sorry, that invite code isn't valid.")
+    t = chat.send("/start nope", invite=invalid)
     assert t.replies[0].text == "Sorry, that invite code isn't valid."
     t = chat.send("yes")
     assert "describes you" in chat.text(t)
@@ -218,7 +219,7 @@ def test_mydata_and_help_and_unknown_command(settings):
         "Más apoyo 👶🏽🍼 para las familias ❤️",
         "نحتاج إلى مزيد من الدعم للعائلات",
         "אנחנו צריכים יותר תמיכה",
-        "=HYPERLINK(\"http://evil\")",
+        '=HYPERLINK("http://evil")',
     ],
 )
 def test_unusual_text_is_stored_exactly(settings, text):
