@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.config import Settings, load_settings
+from bot.timeparse import format_duration
 from bot.errors import BotError, ConfigError
 
 T = TypeVar("T")
@@ -138,7 +139,7 @@ def check(config: ConfigOption = None) -> None:
     flows = Table("flow", "kind", "questions", title="Flows")
     for flow in settings.flows:
         detail = (
-            f"opening + {len(flow.probes)} probe(s), closes after {flow.idle} idle"
+            f"opening + {len(flow.probes)} probe(s), closes after {format_duration(flow.idle_timeout)} idle"
             if flow.kind == "open"
             else ", ".join(f"{s.id} ({s.type})" for s in flow.steps)
         )

@@ -23,6 +23,8 @@ from bot.errors import ConfigError
 from bot.timeparse import parse_duration, parse_local_datetime
 
 DEFAULT_CONFIG_PATH = "config/campaign.yaml"
+OPEN_IDLE_DEFAULT = timedelta(minutes=30)
+STRUCTURED_IDLE_DEFAULT = timedelta(days=7)
 PLATFORMS = ("telegram", "slack", "console")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -113,12 +115,19 @@ class Flow(_Strict):
     steps: list[Step] = Field(default_factory=list)
     opening: str | None = None
     probes: list[str] = Field(default_factory=list)
-    idle: str = "30m"
+    idle: str | None = None
     closing: str | None = None
 
     @property
     def idle_timeout(self) -> timedelta:
-        return parse_duration(self.idle)
+        """How long a silent participant keeps their place in this flow.
+
+        Open conversations close after 30 minutes of silence by default; a questionnaire left
+        half-way keeps its place for a week, so a parent who puts the phone down is not lost.
+        """
+        if self.idle:
+            return parse_duration(self.idle)
+        return OPEN_IDLE_DEFAULT if self.kind == "open" else STRUCTURED_IDLE_DEFAULT
 
     @property
     def display_title(self) -> str:
@@ -432,7 +441,8 @@ def _cross_checks(
 def _flow_problems(flow: Flow, base: str) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     try:
-        parse_duration(flow.idle)
+        if flow.idle:
+            parse_duration(flow.idle)
     except ValueError as exc:
         problems.append((f"{base}.idle", str(exc)))
     if flow.kind == "open":

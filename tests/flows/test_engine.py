@@ -281,3 +281,15 @@ def test_state_survives_json_round_trip(settings):
     chat.join()
     data = chat.state.to_json()
     assert ConversationState.from_json(data).to_json() == data
+
+
+def test_a_questionnaire_left_half_way_keeps_its_place_for_days(settings):
+    chat = Chat(settings, rehearsal=True)
+    chat.join()
+    chat.send("4")
+    chat.send("/done")
+    chat.send("/done")
+    chat.send("Shared buildings")  # force-field, first of several steps
+    chat.now += timedelta(hours=20)
+    t = chat.send("Funding rules")
+    assert chat.records[-1].step_id == "hinders" and "one change" in chat.text(t)
