@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.config import Settings, load_settings
-from bot.timeparse import format_duration
 from bot.errors import BotError, ConfigError
+from bot.timeparse import format_duration
 
 T = TypeVar("T")
 app = typer.Typer(
