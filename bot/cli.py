@@ -139,7 +139,8 @@ def check(config: ConfigOption = None) -> None:
     flows = Table("flow", "kind", "questions", title="Flows")
     for flow in settings.flows:
         detail = (
-            f"opening + {len(flow.probes)} probe(s), closes after {format_duration(flow.idle_timeout)} idle"
+            f"opening + {len(flow.probes)} probe(s), "
+            f"closes after {format_duration(flow.idle_timeout)} idle"
             if flow.kind == "open"
             else ", ".join(f"{s.id} ({s.type})" for s in flow.steps)
         )
