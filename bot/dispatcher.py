@@ -18,6 +18,7 @@ from bot.flows.engine import (
     Enrol,
     Erase,
     FlowEnded,
+    FlowStarted,
     InviteCheck,
     OptOut,
     ShowData,
@@ -108,20 +109,20 @@ class Dispatcher:
         raise AssertionError("unreachable")
 
     async def _handle_in(self, session: AsyncSession, inbound: Inbound) -> list[Outbound]:
+        # No look-up of the inbound log first: a redelivered message fails on its unique key at
+        # the end, the transaction rolls back, and `handle` returns the replies stored the first
+        # time. That keeps the common case (a new message) to the fewest round trips.
         now = self.clock.now()
-        log_repo = InboundLogRepo(session)
-        if inbound.platform_msg_id:
-            stored = await log_repo.replies_for(inbound.platform, inbound.platform_msg_id)
-            if stored is not None:
-                return [outbound_from_json(r) for r in stored]
-        participants = ParticipantRepo(session)
-        participant = await participants.find_by_address(inbound.platform, inbound.user_ref)
-        if participant is None:
-            participant = await participants.create(
+        states = StateRepo(session)
+        found = await states.load_by_address(inbound.platform, inbound.user_ref)
+        if found is None:
+            participant = await ParticipantRepo(session).create(
                 inbound.platform, inbound.user_ref, inbound.address.chat_ref, now
             )
-        states = StateRepo(session)
-        state = ConversationState.from_json(await states.load(participant.id, for_update=True))
+            saved, has_state = None, False
+        else:
+            participant, saved, has_state = found
+        state = ConversationState.from_json(saved)
         event = UserInput(
             text=inbound.text or "",
             at=now,
@@ -140,9 +141,9 @@ class Dispatcher:
             session, participant, t, inbound.platform, now, inbound.platform_msg_id
         )
         if not erased:
-            await states.save(participant.id, t.state.to_json(), now)
+            await states.save(participant.id, t.state.to_json(), now, exists=has_state)
         if inbound.platform_msg_id:
-            await log_repo.record(
+            await InboundLogRepo(session).record(
                 inbound.platform,
                 inbound.platform_msg_id,
                 None if erased else participant.id,
@@ -246,6 +247,15 @@ class Dispatcher:
                     await InviteRepo(session).use(effect.invite_code)
             elif isinstance(effect, OptOut):
                 await enrolments.opt_out(participant.id, effect.campaign_id, now)
+            elif isinstance(effect, FlowStarted):
+                await progress.mark(
+                    participant.id,
+                    effect.campaign_id,
+                    effect.flow_id,
+                    effect.entry_key,
+                    now,
+                    finished=False,
+                )
             elif isinstance(effect, FlowEnded):
                 await progress.mark(
                     participant.id,
@@ -277,16 +287,6 @@ class Dispatcher:
                     source_msg_id=msg_id,
                     file_id=record.file_id,
                 )
-            )
-        if t.state.active is not None and t.state.stage == "enrolled":
-            active = t.state.active
-            await progress.mark(
-                participant.id,
-                active.campaign_id,
-                active.flow_id,
-                active.entry_key,
-                now,
-                finished=False,
             )
         return False
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
 
 
 def async_url(url: str) -> str:
@@ -23,7 +22,6 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
     full = async_url(url)
     if full.startswith("sqlite"):
-        kwargs.setdefault("poolclass", NullPool)
         kwargs.setdefault("connect_args", {"timeout": 30})
     engine = create_async_engine(full, **kwargs)
     if full.startswith("sqlite"):

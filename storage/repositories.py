@@ -141,15 +141,53 @@ class StateRepo:
             query = query.with_for_update()
         return (await self.session.execute(query)).scalar_one_or_none()
 
-    async def save(self, participant_id: int, state: dict[str, Any], now: datetime) -> None:
-        row = await self.session.get(ConversationRow, participant_id)
+    async def load_by_address(
+        self, platform: str, user_ref: str
+    ) -> tuple[ParticipantRef, dict[str, Any] | None, bool] | None:
+        """The participant behind a platform address with their state, in one locked query.
+
+        Returns:
+            ``(participant, state, has_row)``, or None for someone we have never met. The
+            participant's row is locked (on PostgreSQL) so one person's messages run in turn.
+        """
+        query = (
+            select(
+                Participant.id,
+                Participant.pseudonym,
+                ConversationRow.state,
+                ConversationRow.participant_id.label("state_owner"),
+            )
+            .join(PlatformAddress, PlatformAddress.participant_id == Participant.id)
+            .outerjoin(ConversationRow, ConversationRow.participant_id == Participant.id)
+            .where(PlatformAddress.platform == platform, PlatformAddress.user_ref == user_ref)
+            .with_for_update(of=Participant)
+        )
+        row = (await self.session.execute(query)).first()
         if row is None:
+            return None
+        return ParticipantRef(row.id, row.pseudonym), row.state, row.state_owner is not None
+
+    async def save(
+        self,
+        participant_id: int,
+        state: dict[str, Any],
+        now: datetime,
+        *,
+        exists: bool | None = None,
+    ) -> None:
+        """Write the state; pass ``exists`` when known to save a look-up."""
+        if exists is None:
+            exists = await self.session.get(ConversationRow, participant_id) is not None
+        if exists:
+            await self.session.execute(
+                update(ConversationRow)
+                .where(ConversationRow.participant_id == participant_id)
+                .values(state=state, updated_at=now)
+            )
+        else:
             self.session.add(
                 ConversationRow(participant_id=participant_id, state=state, updated_at=now)
             )
-        else:
-            row.state = state
-            row.updated_at = now
 
 
 class EnrolmentRepo:

@@ -81,6 +81,15 @@ class ShowData:
 
 
 @dataclass(frozen=True, slots=True)
+class FlowStarted:
+    """A flow's first question went out (what `status` counts as prompted)."""
+
+    campaign_id: str
+    flow_id: str
+    entry_key: str
+
+
+@dataclass(frozen=True, slots=True)
 class FlowEnded:
     campaign_id: str
     flow_id: str
@@ -88,7 +97,7 @@ class FlowEnded:
     completed: bool
 
 
-Effect = Enrol | OptOut | Erase | ShowData | FlowEnded
+Effect = Enrol | OptOut | Erase | ShowData | FlowStarted | FlowEnded
 
 
 @dataclass(slots=True)
@@ -516,6 +525,7 @@ class Engine:
         t.state.active = ActiveFlow(
             pending.campaign_id, flow.id, pending.entry_key, first, now, now
         )
+        t.effects.append(FlowStarted(pending.campaign_id, flow.id, pending.entry_key))
         if flow.intro:
             t.say(flow.intro)
         self._prompt_current(t)
