@@ -1,6 +1,8 @@
 """Benchmark theme discovery on many short responses, beside a bare TF-IDF + KMeans peer.
 
-Run: ``.venv/bin/python bench/themes_bench.py [--n 100000]``
+Run: ``.venv/bin/python bench/themes_bench.py [--n 100000]``; add ``--robustness`` for NMI and
+the number of themes on subsets of the development set (random halves, 1,000-1,500-row samples,
+each label left out in turn, at most 150 rows per label) instead of the speed run.
 
 Each method runs in its own child process so its peak memory (``ru_maxrss``) is its own; the
 data are rebuilt deterministically in each child (resampled development answers with light
@@ -122,12 +124,76 @@ def dev_quality() -> tuple[float, int, float]:
     return ours, k, nmi(labels, peer_labels)
 
 
+def robustness_subsets(labels: list[str]) -> list[tuple[str, str, np.ndarray]]:
+    """(kind, name, row indices) of the development-set subsets the robustness table reports."""
+    n = len(labels)
+    lab = np.array(labels)
+    out = [("full set", "full", np.arange(n))]
+    for s in (1, 2, 3):
+        p = np.random.default_rng(100 + s).permutation(n)
+        out += [("random halves", f"half {s}a", np.sort(p[: n // 2]))]
+        out += [("random halves", f"half {s}b", np.sort(p[n // 2 :]))]
+    for s, size in enumerate((1000, 1200, 1500), start=1):
+        idx = np.sort(np.random.default_rng(200 + s).choice(n, size, replace=False))
+        out.append(("samples 1,000-1,500", f"sample {size}", idx))
+    for name in sorted(set(labels)):
+        out.append(("leave one label out", f"without {name}", np.flatnonzero(lab != name)))
+    for s in (1, 2, 3):
+        rng = np.random.default_rng(300 + s)
+        parts = [
+            rng.choice(np.flatnonzero(lab == name), min(150, int((lab == name).sum())), False)
+            for name in sorted(set(labels))
+        ]
+        out.append(("<= 150 per label", f"capped {s}", np.sort(np.concatenate(parts))))
+    return out
+
+
+def robustness() -> None:
+    """Print NMI and the number of themes per subset kind (min / mean / max)."""
+    from rich.console import Console
+    from rich.table import Table
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+
+    from bot.analysis import OTHER, Comment, discover_themes
+
+    texts, labels, groups = load_dev()
+    rows: dict[str, list[tuple[float, int]]] = {}
+    console = Console()
+    for kind, name, idx in robustness_subsets(labels):
+        with console.status(f"{name} ({len(idx)} responses)…"):
+            comments = [Comment(str(i), texts[i], groups[i], f"p{i}") for i in idx]
+            result = discover_themes(comments)
+        k = len([t for t in result.themes if t.theme_id != OTHER])
+        score = nmi([labels[i] for i in idx], [a.theme_id for a in result.assignments])
+        console.print(f"{name:40s} n={len(idx):5d}  NMI {score:.3f}  themes {k}")
+        rows.setdefault(kind, []).append((score, k))
+    table = Table(title="Theme discovery on development-set subsets")
+    for col in ("subsets", "runs", "NMI min", "NMI mean", "NMI max", "themes"):
+        table.add_column(col, justify="right" if col != "subsets" else "left")
+    for kind, values in rows.items():
+        scores = [v for v, _ in values]
+        ks = [k for _, k in values]
+        table.add_row(
+            kind,
+            str(len(values)),
+            f"{min(scores):.3f}",
+            f"{np.mean(scores):.3f}",
+            f"{max(scores):.3f}",
+            f"{min(ks)}-{max(ks)}",
+        )
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="number of responses")
     parser.add_argument("--worker", choices=("ours", "peer"), help=argparse.SUPPRESS)
     parser.add_argument("--k", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--robustness", action="store_true", help="NMI on dev-set subsets")
     args = parser.parse_args()
+    if args.robustness:
+        robustness()
+        return
     if args.worker:
         worker(args.worker, args.n, args.k)
         return

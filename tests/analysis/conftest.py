@@ -37,6 +37,29 @@ def dev_sample(dev_rows: list[dict[str, str]]) -> tuple[list[Comment], list[str]
     return comments, [dev_rows[i]["label"] for i in idx]
 
 
+@pytest.fixture(scope="session")
+def dev_rebalanced(dev_rows: list[dict[str, str]]) -> tuple[list[Comment], list[str]]:
+    """At most 150 rows per human label (973 rows): a balanced scheme, unlike the full set."""
+    rng = np.random.default_rng(7)
+    labels = np.array([r["label"] for r in dev_rows])
+    idx = np.sort(
+        np.concatenate(
+            [
+                rng.choice(
+                    np.flatnonzero(labels == lab),
+                    min(150, int((labels == lab).sum())),
+                    replace=False,
+                )
+                for lab in sorted(set(labels))
+            ]
+        )
+    )
+    comments = [
+        Comment(f"r{i}", dev_rows[i]["text"], dev_rows[i]["group"], f"p{i % 400}") for i in idx
+    ]
+    return comments, [dev_rows[i]["label"] for i in idx]
+
+
 def make_comments(texts: list[str], groups: tuple[str, ...] = ("parents", "vcs")) -> list[Comment]:
     """Comments with ids r0.. and groups taken in turn."""
     return [Comment(f"r{i}", t, groups[i % len(groups)], f"p{i}") for i, t in enumerate(texts)]
