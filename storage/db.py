@@ -19,7 +19,12 @@ def async_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection.
+
+    SQLite transactions begin with ``BEGIN IMMEDIATE``: the write lock is taken up front, so two
+    transactions never deadlock upgrading a read lock (SQLite would fail one at once, without
+    waiting), and SAVEPOINTs work (SQLAlchemy's documented recipe for pysqlite/aiosqlite).
+    """
     full = async_url(url)
     if full.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
@@ -34,6 +39,12 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # Let SQLAlchemy, not the driver, emit BEGIN (see _sqlite_begin).
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
