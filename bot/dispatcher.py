@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.batching import GroupCommitter
 from bot.clock import Clock
 from bot.config import Settings
 from bot.events import Address, Choice, Inbound, Outbound
@@ -21,6 +23,7 @@ from bot.flows.engine import (
     FlowStarted,
     InviteCheck,
     OptOut,
+    Record,
     ShowData,
     Transition,
     UserInput,
@@ -59,6 +62,8 @@ class Dispatcher:
         sessionmaker: async sessions; the dispatcher owns each transaction.
         clock: where "now" comes from.
         rehearsal: offer every flow at once after joining (the console adapter's mode).
+        group_commit: handle messages that arrive together in one transaction (one savepoint
+            each), which is what lets a busy bot keep up; off, every message commits alone.
     """
 
     def __init__(
@@ -68,12 +73,16 @@ class Dispatcher:
         clock: Clock,
         *,
         rehearsal: bool = False,
+        group_commit: bool = True,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.rehearsal = rehearsal
         self._engines: dict[str, Engine] = {}
+        self._group: GroupCommitter[Inbound, list[Outbound]] | None = (
+            GroupCommitter(self._handle_batch) if group_commit else None
+        )
 
     def engine(self, platform: str) -> Engine:
         if platform not in self._engines:
@@ -90,6 +99,119 @@ class Dispatcher:
         if inbound.kind in ("edit", "delete"):
             await self._edit_or_delete(inbound)
             return []
+        if self._group is not None:
+            return await self._group.submit(inbound)
+        return await self._handle_alone(inbound)
+
+    async def _handle_batch(self, batch: Sequence[Inbound]) -> list[list[Outbound] | BaseException]:
+        """Handle messages in arrival order in one transaction.
+
+        If anything in the batch fails (a redelivery hitting its unique key, a person created
+        twice, a bug), the whole batch rolls back and each message is handled on its own, as if
+        batching were off, so one bad message never costs another its answer.
+        """
+        if len(batch) > 1:
+            try:
+                async with self.sessionmaker.begin() as session:
+                    return list(await self._batch_in(session, batch))
+            except IntegrityError:
+                pass
+            except Exception:
+                log.warning("a batch of %d messages failed; handling each alone", len(batch))
+        results: list[list[Outbound] | BaseException] = []
+        for inbound in batch:
+            try:
+                results.append(await self._handle_alone(inbound))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    async def _batch_in(
+        self, session: AsyncSession, batch: Sequence[Inbound]
+    ) -> list[list[Outbound]]:
+        """The batch itself: plain answers from known people are written together at the end.
+
+        A message that needs more than its sender's state (an invite, a first contact, an
+        enrolment, an erasure, /mydata) first flushes what is pending and then takes the ordinary
+        path, so everything happens in arrival order.
+        """
+        now = self.clock.now()
+        states = StateRepo(session)
+        known: dict[tuple[str, str], tuple[ParticipantRef, dict[str, Any] | None, bool]] = {}
+        for platform in {i.platform for i in batch}:
+            refs = [i.user_ref for i in batch if i.platform == platform]
+            for ref, found in (await states.load_many(platform, refs)).items():
+                known[(platform, ref)] = found
+        pending = _PendingWrites()
+        results: list[list[Outbound]] = []
+        for inbound in batch:
+            key = (inbound.platform, inbound.user_ref)
+            t = self._plain_answer(known.get(key), inbound, now)
+            if t is None:
+                await pending.flush(session, now)
+                results.append(await self._handle_in(session, inbound))
+                found = await states.load_by_address(*key)
+                if found is None:
+                    known.pop(key, None)
+                else:
+                    known[key] = found
+                continue
+            participant = known[key][0]
+            group = t.state.group_id or ""
+            for index, record in enumerate(t.records):
+                pending.responses.append(
+                    _new_response(
+                        record,
+                        participant.id,
+                        group,
+                        inbound.platform,
+                        inbound.platform_msg_id,
+                        now,
+                        index,
+                    )
+                )
+            state_json = t.state.to_json()
+            pending.states[participant.id] = state_json
+            known[key] = (participant, state_json, True)
+            if inbound.platform_msg_id:
+                pending.logs.append(
+                    {
+                        "platform": inbound.platform,
+                        "platform_msg_id": inbound.platform_msg_id,
+                        "participant_id": participant.id,
+                        "replies": [outbound_to_json(r) for r in t.replies],
+                        "handled_at": now,
+                    }
+                )
+            results.append(t.replies)
+        await pending.flush(session, now)
+        return results
+
+    def _plain_answer(
+        self,
+        found: tuple[ParticipantRef, dict[str, Any] | None, bool] | None,
+        inbound: Inbound,
+        now: datetime,
+    ) -> Transition | None:
+        """The engine's transition when it needs nothing but the sender's state, else None."""
+        if found is None or not found[2]:
+            return None
+        state = ConversationState.from_json(found[1])
+        command = parse_command(inbound.text or "")
+        if state.stage == "consent" or (command is not None and command[0] == "start"):
+            return None
+        event = UserInput(
+            text=inbound.text or "",
+            at=now,
+            kind=_input_kind(inbound),
+            file_id=inbound.file_id,
+            group_hint=inbound.group_hint,
+        )
+        t = self.engine(inbound.platform).handle(state, event)
+        return None if t.effects else t
+
+    async def _handle_alone(self, inbound: Inbound) -> list[Outbound]:
+        """One message, one transaction (with the duplicate and first-contact races handled)."""
         for attempt in range(3):
             try:
                 async with self.sessionmaker.begin() as session:
@@ -270,23 +392,8 @@ class Dispatcher:
         responses = ResponseRepo(session)
         group = t.state.group_id or ""
         for index, record in enumerate(t.records):
-            msg_id = (
-                source_msg_id if index == 0 or not source_msg_id else f"{source_msg_id}#{index}"
-            )
             await responses.add(
-                NewResponse(
-                    campaign_id=record.campaign_id,
-                    flow_id=record.flow_id,
-                    step_id=record.step_id,
-                    group_id=group,
-                    channel=platform,
-                    kind=record.kind,
-                    answer=record.answer,
-                    answered_at=now,
-                    participant_id=participant.id,
-                    source_msg_id=msg_id,
-                    file_id=record.file_id,
-                )
+                _new_response(record, participant.id, group, platform, source_msg_id, now, index)
             )
         return False
 
@@ -329,6 +436,48 @@ class Dispatcher:
                 await responses.edit(
                     inbound.platform, inbound.edit_of, inbound.text, self.clock.now()
                 )
+
+
+class _PendingWrites:
+    """Answers, states and log rows of a batch, written in three statements."""
+
+    def __init__(self) -> None:
+        self.responses: list[NewResponse] = []
+        self.states: dict[int, dict[str, Any]] = {}
+        self.logs: list[dict[str, Any]] = []
+
+    async def flush(self, session: AsyncSession, now: datetime) -> None:
+        await ResponseRepo(session).add_many(self.responses)
+        await StateRepo(session).save_many(self.states, now)
+        await InboundLogRepo(session).record_many(self.logs)
+        self.responses, self.states, self.logs = [], {}, []
+
+
+def _new_response(
+    record: Record,
+    participant_id: int,
+    group: str,
+    platform: str,
+    msg_id: str | None,
+    now: datetime,
+    index: int,
+) -> NewResponse:
+    """The row for one engine record; a message's second record gets ``<msg id>#1`` and so on."""
+    if index and msg_id:
+        msg_id = f"{msg_id}#{index}"
+    return NewResponse(
+        campaign_id=record.campaign_id,
+        flow_id=record.flow_id,
+        step_id=record.step_id,
+        group_id=group,
+        channel=platform,
+        kind=record.kind,
+        answer=record.answer,
+        answered_at=now,
+        participant_id=participant_id,
+        source_msg_id=msg_id,
+        file_id=record.file_id,
+    )
 
 
 def _input_kind(inbound: Inbound) -> Any:

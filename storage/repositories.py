@@ -167,6 +167,43 @@ class StateRepo:
             return None
         return ParticipantRef(row.id, row.pseudonym), row.state, row.state_owner is not None
 
+    async def load_many(
+        self, platform: str, user_refs: Sequence[str]
+    ) -> dict[str, tuple[ParticipantRef, dict[str, Any] | None, bool]]:
+        """:meth:`load_by_address` for many people of one platform in one query, by user_ref."""
+        query = (
+            select(
+                PlatformAddress.user_ref,
+                Participant.id,
+                Participant.pseudonym,
+                ConversationRow.state,
+                ConversationRow.participant_id.label("state_owner"),
+            )
+            .join(PlatformAddress, PlatformAddress.participant_id == Participant.id)
+            .outerjoin(ConversationRow, ConversationRow.participant_id == Participant.id)
+            .where(PlatformAddress.platform == platform, PlatformAddress.user_ref.in_(user_refs))
+            .with_for_update(of=Participant)
+        )
+        return {
+            row.user_ref: (
+                ParticipantRef(row.id, row.pseudonym),
+                row.state,
+                row.state_owner is not None,
+            )
+            for row in await self.session.execute(query)
+        }
+
+    async def save_many(self, states: dict[int, dict[str, Any]], now: datetime) -> None:
+        """Update existing states in one statement (ORM bulk update by primary key)."""
+        if states:
+            await self.session.execute(
+                update(ConversationRow),
+                [
+                    {"participant_id": pid, "state": state, "updated_at": now}
+                    for pid, state in states.items()
+                ],
+            )
+
     async def save(
         self,
         participant_id: int,
@@ -441,6 +478,11 @@ class InboundLogRepo:
                 )
             )
         ).scalar_one_or_none()
+
+    async def record_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert many log rows at once (keys as :meth:`record`'s arguments)."""
+        if rows:
+            await self.session.execute(InboundLog.__table__.insert(), list(rows))
 
     async def record(
         self,

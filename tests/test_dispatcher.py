@@ -123,3 +123,58 @@ async def test_a_new_persons_first_messages_arriving_together_are_both_handled(d
     assert "Do you agree" in texts(first) + texts(second)
     assert "/mydata" in texts(first) + texts(second)
     assert await count(dispatcher, Participant) == 1
+
+
+async def test_messages_arriving_together_keep_each_persons_order(dispatcher):
+    people = [Person(dispatcher, user_ref=f"p{i}") for i in range(5)]
+    for person in people:
+        await person.join()
+        await person.say("4")
+    dispatcher.rehearsal = False
+    for person in people:  # one open flow each, started by the scheduler's path
+        await dispatcher.offer(
+            (await _participant_id(dispatcher, person)),
+            "leeds-2026",
+            "challenge-1@2d",
+            "challenge-1",
+        )
+    sends = [person.say(f"{person.user_ref} answer {n}") for n in range(4) for person in people]
+    replies = await asyncio.gather(*sends)
+    assert len(replies) == 20
+    rows = [r for r in await stored(dispatcher) if r.flow == "challenge-1"]
+    for person in people:
+        mine = [(r.step, r.answer) for r in rows if r.answer.startswith(person.user_ref + " ")]
+        assert mine == [
+            ("opening", f"{person.user_ref} answer 0"),
+            ("probe-1", f"{person.user_ref} answer 1"),
+            ("probe-2", f"{person.user_ref} answer 2"),
+            ("more", f"{person.user_ref} answer 3"),
+        ]
+
+
+async def test_a_duplicate_inside_a_batch_is_stored_once_and_others_are_kept(dispatcher):
+    people = [Person(dispatcher, user_ref=f"d{i}") for i in range(3)]
+    for person in people:
+        await person.join()
+    newcomer = Person(dispatcher, user_ref="newcomer")
+    replies = await asyncio.gather(
+        people[0].say("4", msg_id="console:twice"),
+        people[1].say("5"),
+        people[0].say("4", msg_id="console:twice"),
+        newcomer.say("/start"),
+        people[2].say("3"),
+    )
+    assert texts(replies[0]) == texts(replies[2])
+    assert "Do you agree" in texts(replies[3])
+    assert sorted(r.answer for r in await stored(dispatcher)) == ["3", "4", "5"]
+
+
+async def _participant_id(dispatcher, person) -> int:
+    async with dispatcher.sessionmaker() as session:
+        return int(
+            await session.scalar(
+                select(PlatformAddress.participant_id).where(
+                    PlatformAddress.user_ref == person.user_ref
+                )
+            )
+        )
