@@ -70,9 +70,14 @@ class BotApp:
             )
         if self.settings.slack.enabled:
             from bot.adapters.slack import SlackAdapter
+            from bot.channel_prompts import ChannelPrompts
 
+            prompts = ChannelPrompts(self.settings, self.sessionmaker, self.clock, platform="slack")
             adapters["slack"] = SlackAdapter(
-                self.settings.slack, self.clock, on_delivery=outbox_delivery
+                self.settings.slack,
+                self.clock,
+                channel_prompts=prompts,
+                on_delivery=outbox_delivery,
             )
         return adapters
 

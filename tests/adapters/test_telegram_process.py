@@ -17,7 +17,7 @@ import signal
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +31,26 @@ from tests.doubles.telegram_api import Fault, TelegramApiDouble
 PARENT = 6001
 
 
-def _env() -> dict[str, str]:
+def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment without platform tokens or bot settings, plus ``extra``."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("TELEGRAM_", "SLACK_", "LISTENING_"))
     }
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
     return env
 
 
-async def _cli(*args: str, timeout: float = 30) -> str:
+async def _cli(*args: str, timeout: float = 30, env: Mapping[str, str] | None = None) -> str:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         *args,
         cwd=ROOT,
-        env=_env(),
+        env=_env(env),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -58,10 +60,11 @@ async def _cli(*args: str, timeout: float = 30) -> str:
 
 
 class BotProcess:
-    """``listening-bot run`` in a child process."""
+    """``listening-bot run`` in a child process (``env``: extra variables, e.g. scheduler ones)."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, env: Mapping[str, str] | None = None) -> None:
         self.config, self.log = config, log
+        self.env = dict(env or {})
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -75,7 +78,7 @@ class BotProcess:
             str(self.config),
             "--verbose",
             cwd=ROOT,
-            env=_env(),
+            env=_env(self.env),
             stdout=handle,
             stderr=handle,
         )
