@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import logging
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -103,13 +102,10 @@ def run(
 ) -> None:
     """Start the bot: every adapter the config enables, or the terminal with --console."""
     from bot.app import BotApp
+    from bot.logs import configure
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     settings = _settings(config)
+    configure(settings, verbose=verbose)
     _prepare_database(settings)
 
     async def main() -> None:
