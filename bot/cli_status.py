@@ -17,7 +17,7 @@ from bot.cli import (
     out,
 )
 from bot.config import Campaign
-from storage.repositories import CampaignStatusRepo, GroupStatus, OutboxRepo
+from storage.outbox_repository import CampaignStatusRepo, GroupStatus, OutboxRepo
 
 COLUMNS = (
     "group",

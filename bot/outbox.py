@@ -35,7 +35,8 @@ from bot.flows.state import ConversationState
 from bot.schedule_preview import defer_past_quiet_hours, in_quiet_hours
 from bot.scheduler_plan import SchedulerOptions, participant_tz
 from bot.timeparse import format_duration
-from storage.repositories import EnrolmentRepo, OutboxItem, OutboxRepo, StateRepo
+from storage.outbox_repository import OutboxItem, OutboxRepo
+from storage.repositories import EnrolmentRepo, StateRepo
 
 log = logging.getLogger(__name__)
 _Record = Callable[[OutboxRepo], Awaitable[None]]

@@ -44,7 +44,7 @@ from bot.outbox import DeliveryReport, OutboxSender
 from bot.schedule_preview import defer_past_quiet_hours
 from bot.scheduler_plan import Planner, SchedulerOptions, cron_trigger, occurrence_id
 from bot.timeparse import parse_local_datetime
-from storage.repositories import OutboxRepo
+from storage.outbox_repository import OutboxRepo
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from bot.config import Campaign, ScheduleEntry, Settings
 from bot.crontab import cron_trigger
 from bot.schedule_preview import defer_past_quiet_hours
 from bot.timeparse import format_duration, parse_duration, parse_local_datetime
-from storage.repositories import NewOutbox, OutboxRepo, OutboxTarget
+from storage.outbox_repository import NewOutbox, OutboxRepo, OutboxTarget
 
 log = logging.getLogger(__name__)
 

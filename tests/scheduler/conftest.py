@@ -124,7 +124,7 @@ class Harness:
         return await self.scheduler.tick()
 
     async def outbox(self) -> list[Any]:
-        from storage.repositories import OutboxRepo
+        from storage.outbox_repository import OutboxRepo
 
         async with self.dispatcher.sessionmaker() as session:
             return await OutboxRepo(session).all()

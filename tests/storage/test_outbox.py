@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from storage.repositories import NewOutbox, OutboxRepo, ParticipantRepo
+from storage.outbox_repository import NewOutbox, OutboxRepo
+from storage.repositories import ParticipantRepo
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
