@@ -28,6 +28,15 @@ FORMATS = ("csv", "jsonl", "xlsx")
 _FORMULA_START = ("=", "+", "-", "@")
 # openpyxl refuses these control characters in cells; they are replaced, never allowed to crash.
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# A Slack mention carries another person's platform id (<@U0123ABC>); exports show no such id.
+_SLACK_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def readable_answer(row: ResponseRow) -> str:
+    """The answer as exports and reports show it: Slack mentions become ``@someone``."""
+    if row.channel == "slack":
+        return _SLACK_MENTION.sub("@someone", row.answer)
+    return row.answer
 
 
 def row_values(row: ResponseRow) -> dict[str, str]:
@@ -41,7 +50,7 @@ def row_values(row: ResponseRow) -> dict[str, str]:
         "participant": row.participant,
         "channel": row.channel,
         "kind": row.kind,
-        "answer": row.answer,
+        "answer": readable_answer(row),
         "answered_at": row.answered_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
     }
 

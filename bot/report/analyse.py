@@ -24,8 +24,11 @@ def comments_from_rows(rows: Sequence[ResponseRow]) -> list[Comment]:
     """The free-text responses as analysis input (pseudonyms only, never platform ids)."""
     from bot.analysis import Comment
 
+    from bot.exporting import readable_answer
+
     return [
-        Comment(row.response_id, row.answer, row.group, row.participant) for row in free_text(rows)
+        Comment(row.response_id, readable_answer(row), row.group, row.participant)
+        for row in free_text(rows)
     ]
 
 

@@ -244,3 +244,24 @@ def test_invite_prints_codes_without_telegram(sqlite_url):
     assert len(result.stdout.strip().splitlines()) == 3
     bad = cli("invite", "--campaign", "leeds-2026", "--group", "pirates", db=sqlite_url)
     assert bad.returncode == 1 and "does not take part" in bad.stderr
+
+
+def test_exports_never_show_a_slack_user_id_mentioned_in_an_answer():
+    from datetime import UTC, datetime
+
+    from bot.exporting import row_values
+    from storage.records import ResponseRow
+
+    row = ResponseRow(
+        "R-1",
+        "c",
+        "f",
+        "s",
+        "vcs",
+        "P-1",
+        "slack",
+        "open",
+        "Ask <@U024BE7LH> or <@W0123|sam> about it",
+        datetime(2026, 3, 2, tzinfo=UTC),
+    )
+    assert row_values(row)["answer"] == "Ask @someone or @someone about it"
