@@ -47,7 +47,14 @@ class GroupCommitter(Generic[Item, Result]):
             del self._queue[: len(batch)]
             try:
                 outcomes = await self._run_batch([item for item, _ in batch])
-            except BaseException as exc:  # handed to every waiter; the worker itself goes on
+            except asyncio.CancelledError:
+                # Shutting down: nobody may wait forever for a batch that will never run.
+                for _, future in batch + self._queue:
+                    if not future.done():
+                        future.cancel()
+                self._queue.clear()
+                raise
+            except Exception as exc:  # handed to every waiter; the worker itself goes on
                 outcomes = [exc] * len(batch)
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():
