@@ -239,7 +239,11 @@ class Dispatcher:
         found = await states.load_by_address(inbound.platform, inbound.user_ref)
         if found is None:
             participant = await ParticipantRepo(session).create(
-                inbound.platform, inbound.user_ref, inbound.address.chat_ref, now
+                inbound.platform,
+                inbound.user_ref,
+                inbound.address.chat_ref,
+                now,
+                timezone=inbound.timezone,
             )
             saved, has_state = None, False
         else:

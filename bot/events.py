@@ -36,6 +36,7 @@ class Inbound:
     file_id: str | None = None
     edit_of: str | None = None
     group_hint: str | None = None
+    timezone: str | None = None
     raw: Any = field(default=None, compare=False, repr=False)
 
 

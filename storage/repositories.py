@@ -70,8 +70,19 @@ class ParticipantRepo:
         return ParticipantRef(row.id, row.pseudonym) if row else None
 
     async def create(
-        self, platform: str, user_ref: str, chat_ref: str, now: datetime
+        self,
+        platform: str,
+        user_ref: str,
+        chat_ref: str,
+        now: datetime,
+        *,
+        timezone: str | None = None,
     ) -> ParticipantRef:
+        """A new participant with a fresh pseudonym and their platform address.
+
+        ``timezone`` is the person's own IANA zone when the platform tells us (Slack does), so
+        quiet hours can follow their clock rather than the campaign's.
+        """
         participant = Participant(pseudonym=new_pseudonym(), created_at=now)
         self.session.add(participant)
         await self.session.flush()
@@ -81,6 +92,7 @@ class ParticipantRepo:
                 platform=platform,
                 user_ref=user_ref,
                 chat_ref=chat_ref,
+                timezone=timezone,
             )
         )
         await self.session.flush()

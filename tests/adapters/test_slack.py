@@ -25,7 +25,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.events import DeliveryOutcome
-from storage.models import InboundLog, Response
+from storage.models import InboundLog, PlatformAddress, Response
 from tests.conftest import example_data, write_config
 from tests.doubles.slack_api import (
     BOT_ID,
@@ -275,6 +275,7 @@ async def test_file_upload_in_thread_gets_a_short_private_reply(harness: Harness
 # -- direct messages -------------------------------------------------------------------------------
 async def test_dm_scale_answered_by_button_with_the_mapped_group(harness: Harness) -> None:
     slack, dm = harness.slack, "D0LA00001"
+    slack.timezones[LA_USER] = "America/New_York"
     assert await harness.event(message_event(LA_USER, dm, "hello", "1.1", channel_type="im")) == 200
     consent = slack.posts(dm)[-1]
     assert consent["blocks"][-1]["type"] == "actions"
@@ -306,6 +307,13 @@ async def test_dm_scale_answered_by_button_with_the_mapped_group(harness: Harnes
     assert status == 200
     assert len(await stored(harness.dispatcher)) == 1
     assert len(slack.posts(dm)) == posts
+    # Their own timezone was read once (users.info) and kept for quiet hours.
+    assert [c["user"] for c in slack.received("users.info")] == [LA_USER]
+    async with harness.dispatcher.sessionmaker() as session:
+        zone = await session.scalar(
+            select(PlatformAddress.timezone).where(PlatformAddress.user_ref == LA_USER)
+        )
+    assert zone == "America/New_York"
 
 
 async def test_channel_participant_keeps_the_channel_group_in_dm(harness: Harness) -> None:

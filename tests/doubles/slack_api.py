@@ -61,6 +61,7 @@ class SlackApiDouble:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     acks: list[dict[str, Any]] = field(default_factory=list)
     rejected: int = 0
+    timezones: dict[str, str] = field(default_factory=dict)
     _plans: dict[str, list[Plan]] = field(default_factory=lambda: defaultdict(list))
     _last_post: dict[str, float] = field(default_factory=dict)
     _last_ts: int = 0
@@ -146,6 +147,11 @@ class SlackApiDouble:
         if handler is None:
             return _json({"ok": True})
         return await handler(args)
+
+    async def _users_info(self, args: dict[str, Any]) -> web.Response:
+        user = str(args.get("user") or "")
+        zone = self.timezones.get(user, "Europe/London")
+        return _json({"ok": True, "user": {"id": user, "tz": zone}})
 
     async def _auth_test(self, args: dict[str, Any]) -> web.Response:
         return _json(

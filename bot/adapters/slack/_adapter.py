@@ -112,6 +112,7 @@ class SlackAdapter:
             token=settings.bot_token, base_url=api_url, timeout=post_timeout, retry_handlers=[]
         )
         self.outbox = SlackOutbox(self.client, clock, interval=interval, on_delivery=on_delivery)
+        self._timezones: dict[str, str | None] = {}
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.signing_secret or "",
@@ -341,6 +342,7 @@ class SlackAdapter:
                 platform_msg_id=f"{channel}:{ts}",
                 file_id=(event.get("files") or [{}])[0].get("id") if has_files else None,
                 group_hint=self.settings.users.get(user),
+                timezone=await self._user_timezone(user),
                 raw=event,
             )
             replies = await sink(inbound)
@@ -386,6 +388,24 @@ class SlackAdapter:
                 raw=event,
             )
         )
+
+    async def _user_timezone(self, user: str) -> str | None:
+        """The person's own timezone from users.info (cached), so quiet hours follow their clock.
+
+        Best effort: a slow or failing look-up gives None (the campaign's timezone applies) and
+        never holds up storing the message.
+        """
+        if user in self._timezones:
+            return self._timezones[user]
+        try:
+            response = await asyncio.wait_for(self.client.users_info(user=user), timeout=1.0)
+            zone = (response.get("user") or {}).get("tz")
+            found = zone if isinstance(zone, str) and zone else None
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+            log.info("slack: no timezone for a user (%s)", type(exc).__name__)
+            found = None
+        self._timezones[user] = found
+        return found
 
     # -- buttons ----------------------------------------------------------------------------
     async def _handle_button(self, body: dict[str, Any]) -> None:
