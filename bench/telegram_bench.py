@@ -133,7 +133,10 @@ async def inbound_adapter(tmp: Path, db_arg: str | None, users: int, per_user: i
                 done.set()
             return replies
 
-        adapter = TelegramAdapter(settings.telegram, clock, poll_timeout=1, drain_timeout=0.1)
+        # As `run` wires it: the dispatcher is also the ledger of delivered replies.
+        adapter = TelegramAdapter(
+            settings.telegram, clock, poll_timeout=1, drain_timeout=0.1, ledger=dispatcher
+        )
         await adapter.start(counting)
         started = time.perf_counter()
         for n in range(per_user):
@@ -283,7 +286,7 @@ async def latency(tmp: Path, db_arg: str | None, users: int, rounds: int) -> dic
         dispatcher = Dispatcher(settings, sessionmaker, clock)
         async with sessionmaker.begin() as session:
             code = (await InviteRepo(session).create(CAMPAIGN, "parents", clock.now())).code
-        adapter = TelegramAdapter(settings.telegram, clock, poll_timeout=1)
+        adapter = TelegramAdapter(settings.telegram, clock, poll_timeout=1, ledger=dispatcher)
         await adapter.start(dispatcher.handle)
 
         async def person(uid: int) -> None:

@@ -66,7 +66,10 @@ class BotApp:
             from bot.adapters.telegram import TelegramAdapter
 
             adapters["telegram"] = TelegramAdapter(
-                self.settings.telegram, self.clock, on_delivery=outbox_delivery
+                self.settings.telegram,
+                self.clock,
+                on_delivery=outbox_delivery,
+                ledger=self.dispatcher,
             )
         if self.settings.slack.enabled:
             from bot.adapters.slack import SlackAdapter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.batching import GroupCommitter
 from bot.clock import Clock
 from bot.config import Settings
-from bot.events import Address, Choice, Inbound, Outbound
+from bot.events import Address, Choice, Inbound, Outbound, PendingReplies
 from bot.flows.engine import (
     Engine,
     Enrol,
@@ -43,6 +43,8 @@ from storage.repositories import (
 
 log = logging.getLogger(__name__)
 MYDATA_SHOWN = 20
+# Replies cut off by a crash are sent on restart only if this recent; older ones would confuse.
+REPLAY_WINDOW = timedelta(days=1)
 
 
 def outbound_to_json(message: Outbound) -> dict[str, Any]:
@@ -221,7 +223,7 @@ class Dispatcher:
                 # first two messages both tried to create them: then try again, as they exist now.
                 if inbound.platform_msg_id:
                     async with self.sessionmaker() as session:
-                        stored = await InboundLogRepo(session).replies_for(
+                        stored = await InboundLogRepo(session).undelivered_replies_for(
                             inbound.platform, inbound.platform_msg_id
                         )
                     if stored is not None:
@@ -277,6 +279,32 @@ class Dispatcher:
                 now,
             )
         return t.replies
+
+    async def sending(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """Note that sending the replies to these messages begins (see :class:`ReplyLedger`)."""
+        async with self.sessionmaker.begin() as session:
+            await InboundLogRepo(session).mark_sending(platform, msg_ids, self.clock.now())
+
+    async def replied(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """Note that every reply to these messages went out (see :class:`ReplyLedger`)."""
+        async with self.sessionmaker.begin() as session:
+            await InboundLogRepo(session).mark_replied(platform, msg_ids, self.clock.now())
+
+    async def unreplied(self, platform: str, handled_before: datetime) -> list[PendingReplies]:
+        """Replies committed in the last day (by an earlier process) that never went out."""
+        now = self.clock.now()
+        async with self.sessionmaker.begin() as session:
+            rows = await InboundLogRepo(session).unreplied(
+                platform, since=now - REPLAY_WINDOW, handled_before=handled_before
+            )
+        return [
+            PendingReplies(
+                Address(platform, chat_ref),
+                msg_id,
+                tuple(outbound_from_json(r) for r in replies),
+            )
+            for msg_id, chat_ref, replies in rows
+        ]
 
     async def offer(
         self,

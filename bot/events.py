@@ -78,3 +78,12 @@ class DeliveryOutcome:
     platform_msg_id: str | None
     error: str | None
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReplies:
+    """Replies that were committed but, as far as we know, never sent (a crash in between)."""
+
+    address: Address
+    platform_msg_id: str
+    replies: tuple[Outbound, ...]

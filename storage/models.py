@@ -160,10 +160,19 @@ class Response(Base):
 
 
 class InboundLog(Base):
-    """Each platform message handled once; the replies are kept so a redelivery repeats them."""
+    """Each platform message handled once; the replies are kept so a redelivery repeats them.
+
+    ``sending_at`` is set just before the adapter first tries to send the replies, and
+    ``replied_at`` once it delivered (or gave up on) all of them. Replies a crash cut off before
+    any attempt are sent when the bot starts again; ones cut off mid-attempt are not, since
+    Telegram may have taken them and nobody should get the same message twice.
+    """
 
     __tablename__ = "inbound_log"
-    __table_args__ = (UniqueConstraint("platform", "platform_msg_id"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "platform_msg_id"),
+        Index("ix_inbound_log_platform_replied_at", "platform", "replied_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
@@ -173,6 +182,8 @@ class InboundLog(Base):
     )
     replies: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Invite(Base):

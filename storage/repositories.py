@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import (
     ConversationRow,
@@ -489,10 +490,111 @@ class InboundLogRepo:
             )
         ).scalar_one_or_none()
 
+    async def undelivered_replies_for(
+        self, platform: str, platform_msg_id: str
+    ) -> list[dict[str, Any]] | None:
+        """What a redelivered message should get again: its replies, unless they went out.
+
+        Returns None for a message never handled.
+        """
+        row = (
+            await self.session.execute(
+                select(InboundLog.replies, InboundLog.replied_at).where(
+                    InboundLog.platform == platform, InboundLog.platform_msg_id == platform_msg_id
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        return [] if row.replied_at is not None else list(row.replies)
+
     async def record_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert many log rows at once (keys as :meth:`record`'s arguments)."""
         if rows:
-            await self.session.execute(InboundLog.__table__.insert(), list(rows))
+            await self.session.execute(
+                InboundLog.__table__.insert(),
+                [
+                    {**row, "replied_at": None if row["replies"] else row["handled_at"]}
+                    for row in rows
+                ],
+            )
+
+    async def mark_sending(self, platform: str, msg_ids: Sequence[str], now: datetime) -> None:
+        """The adapter is about to try sending these messages' replies."""
+        if msg_ids:
+            await self.session.execute(
+                update(InboundLog)
+                .where(
+                    InboundLog.platform == platform,
+                    InboundLog.platform_msg_id.in_(list(msg_ids)),
+                    InboundLog.sending_at.is_(None),
+                )
+                .values(sending_at=now)
+            )
+
+    async def mark_replied(self, platform: str, msg_ids: Sequence[str], now: datetime) -> None:
+        """Every reply to these messages went out (or was given up on, with its outcome logged)."""
+        if msg_ids:
+            await self.session.execute(
+                update(InboundLog)
+                .where(
+                    InboundLog.platform == platform,
+                    InboundLog.platform_msg_id.in_(list(msg_ids)),
+                    InboundLog.replied_at.is_(None),
+                )
+                .values(replied_at=now)
+            )
+
+    async def unreplied(
+        self, platform: str, since: datetime, handled_before: datetime, limit: int = 500
+    ) -> list[tuple[str, str, list[dict[str, Any]]]]:
+        """Messages handled since ``since`` whose replies never went out, oldest first.
+
+        Only a person's latest message counts: if they wrote again after it, the conversation has
+        moved on and its replies would ask again what they already answered. A message whose
+        sending had begun may have reached them already, and is not sent twice. Those, the ones
+        older than ``since`` and the ones of erased people are marked as replied, not sent.
+
+        Returns:
+            ``(platform_msg_id, chat_ref, replies)`` for each message whose replies are due.
+        """
+        newer = aliased(InboundLog)
+        superseded = exists().where(
+            newer.participant_id == InboundLog.participant_id, newer.id > InboundLog.id
+        )
+        await self.session.execute(
+            update(InboundLog)
+            .where(
+                InboundLog.platform == platform,
+                InboundLog.replied_at.is_(None),
+                InboundLog.handled_at < handled_before,
+                or_(
+                    InboundLog.handled_at < since,
+                    InboundLog.participant_id.is_(None),
+                    InboundLog.sending_at.is_not(None),
+                    superseded,
+                ),
+            )
+            .values(replied_at=since)
+        )
+        rows = await self.session.execute(
+            select(InboundLog.platform_msg_id, PlatformAddress.chat_ref, InboundLog.replies)
+            .join(
+                PlatformAddress,
+                and_(
+                    PlatformAddress.participant_id == InboundLog.participant_id,
+                    PlatformAddress.platform == InboundLog.platform,
+                ),
+            )
+            .where(
+                InboundLog.platform == platform,
+                InboundLog.replied_at.is_(None),
+                InboundLog.handled_at < handled_before,
+            )
+            .order_by(InboundLog.id)
+            .limit(limit)
+        )
+        return [(r.platform_msg_id, r.chat_ref, list(r.replies)) for r in rows]
 
     async def record(
         self,
@@ -509,6 +611,7 @@ class InboundLogRepo:
                 participant_id=participant_id,
                 replies=list(replies),
                 handled_at=now,
+                replied_at=None if replies else now,
             )
         )
 

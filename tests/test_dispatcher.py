@@ -178,3 +178,29 @@ async def _participant_id(dispatcher, person) -> int:
                 )
             )
         )
+
+
+async def test_reply_ledger_finds_cut_off_replies_but_not_superseded_or_delivered_ones(
+    dispatcher, clock
+):
+    from datetime import timedelta
+
+    ann, bob = Person(dispatcher, "telegram", "ann"), Person(dispatcher, "telegram", "bob")
+    dispatcher.settings = dispatcher.settings.model_copy(
+        update={"telegram": dispatcher.settings.telegram.model_copy(update={"token": "1:x"})}
+    )
+    dispatcher._engines.clear()
+    await ann.say("/start", msg_id="a1")
+    await ann.say("yes", msg_id="a2")  # superseded by a3 below
+    await ann.say("1", msg_id="a3")  # the latest: its replies are due
+    await bob.say("/start", msg_id="b1")
+    await dispatcher.replied("telegram", ["b1"])  # delivered
+    clock.advance(timedelta(seconds=1))
+    pending = await dispatcher.unreplied("telegram", handled_before=clock.now())
+    assert [(p.address.chat_ref, p.platform_msg_id) for p in pending] == [("ann", "a3")]
+    assert "How positive" in texts(list(pending[0].replies))
+    # A redelivery of a delivered message changes nothing and sends nothing again.
+    assert await bob.say("/start", msg_id="b1") == []
+    # Marked ones are not offered again.
+    await dispatcher.replied("telegram", ["a3"])
+    assert await dispatcher.unreplied("telegram", handled_before=clock.now()) == []

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
-from bot.events import Address, Inbound, Outbound
+from bot.events import Address, Inbound, Outbound, PendingReplies
 
 InboundSink = Callable[[Inbound], Awaitable[list[Outbound]]]
 """What an adapter hands each inbound event to; it returns the replies to send back."""
@@ -24,3 +25,16 @@ class Adapter(Protocol):
 
     async def send(self, to: Address, message: Outbound) -> str | None:
         """Deliver one message; returns the platform's message id when it gives one."""
+
+
+class ReplyLedger(Protocol):
+    """Where an adapter notes that replies went out, and finds the ones a crash cut off."""
+
+    async def sending(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """The first attempt to send these inbound messages' replies is about to be made."""
+
+    async def replied(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """Every reply to these inbound messages was delivered (or given up on)."""
+
+    async def unreplied(self, platform: str, handled_before: datetime) -> list[PendingReplies]:
+        """Recent messages handled before ``handled_before`` whose replies never went out."""

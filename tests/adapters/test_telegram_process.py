@@ -216,3 +216,57 @@ async def test_parent_joins_answers_survives_sigkill_and_exports(
     assert [key for key, n in sends.items() if n > 1] == []  # no duplicate message
     assert [c.status for c in tg.calls].count(429) == 1
     assert tg.early_after_flood() == []  # nothing sooner than retry_after
+
+
+async def test_replies_cut_off_by_a_crash_after_the_commit_go_out_once_on_restart(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any
+) -> None:
+    """An answer is committed but its reply (the next question) waits behind a send Telegram
+    is holding; SIGKILL. On restart the next question goes out exactly once; the held message,
+    which may or may not have arrived, is not repeated."""
+    config = _config(tmp_path, tg, db_url)
+    bot = BotProcess(config, tmp_path / "bot.log")
+    await bot.start()
+    try:
+        tg.text(PARENT, "/start")
+        await _texts_after(tg, 0, "Do you agree", 30)
+        before = len(tg.texts(PARENT))
+        tg.text(PARENT, "yes")
+        await _texts_after(tg, before, "describes you", 15)
+        before = len(tg.texts(PARENT))
+        tg.text(PARENT, "1")
+        await _texts_after(tg, before, "How positive", 15)
+
+        # Telegram holds the reply to /help; the answer's reply queues up behind it.
+        tg.fail("sendMessage", Fault(500, delay=60))
+        calls = len(tg.calls_to("sendMessage"))
+        tg.text(PARENT, "/help")
+        await tg.wait_for(lambda: len(tg.calls_to("sendMessage")) > calls, 15)
+        answer, _ = tg.text(PARENT, "4")
+
+        async def committed() -> bool:
+            async with sessionmaker() as session:
+                return bool(await session.scalar(select(func.count()).select_from(Response)))
+
+        for _ in range(150):
+            if await committed():
+                break
+            await asyncio.sleep(0.1)
+        assert await committed(), "the answer was not stored"
+        await bot.kill()  # the answer is stored; its reply never went out
+        assert not any("Tell it as it is" in t for t in tg.texts(PARENT))
+
+        tg.faults["sendMessage"].clear()
+        before = len(tg.texts(PARENT))
+        await bot.start()
+        await _texts_after(tg, before, "Tell it as it is", 30)
+        await tg.wait_for(lambda: tg.confirmed >= answer, 15)  # the update was acknowledged
+        await asyncio.sleep(1.5)  # room for a (wrong) second copy to arrive
+    finally:
+        assert await bot.terminate() == 0, (tmp_path / "bot.log").read_text()
+
+    sends = Counter((s.chat_id, s.text) for s in tg.sent)
+    assert [key for key, n in sends.items() if n > 1] == []  # nothing sent twice
+    assert sum("Tell it as it is" in s.text for s in tg.sent) == 1
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Response)) == 1

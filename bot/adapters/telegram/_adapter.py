@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -26,7 +26,7 @@ from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.adapters.base import InboundSink
+from bot.adapters.base import InboundSink, ReplyLedger
 from bot.adapters.telegram._delivery import Caller, CallFailed, RetryPolicy, retry_after_seconds
 from bot.adapters.telegram._inbound import (
     ALLOWED_UPDATES,
@@ -45,6 +45,7 @@ from bot.adapters.telegram._keyboards import (
 )
 from bot.adapters.telegram._limiter import BULK, REPLY, RateLimiter
 from bot.adapters.telegram._text import split_text
+from bot.batching import GroupCommitter
 from bot.clock import Clock
 from bot.config import TelegramSettings
 from bot.errors import AdapterError, BotError, ConfigError
@@ -93,6 +94,7 @@ class TelegramAdapter:
         clock: Clock,
         *,
         on_delivery: OnDelivery | None = None,
+        ledger: ReplyLedger | None = None,
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         poll_timeout: int = 25,
@@ -103,6 +105,12 @@ class TelegramAdapter:
         self.settings = settings
         self.clock = clock
         self.on_delivery = on_delivery
+        self.ledger = ledger
+        self._replied: list[str] = []
+        self._replied_waiting = asyncio.Event()
+        self._sending: GroupCommitter[str, None] = GroupCommitter(self._note_sending)
+        self._started_at = clock.now()
+        self._ledger_task: asyncio.Task[None] | None = None
         self.limiter = limiter or RateLimiter()
         self.caller = Caller(self.limiter, retry or RetryPolicy())
         self.poll_timeout = poll_timeout
@@ -145,6 +153,7 @@ class TelegramAdapter:
             BotError: when Telegram refuses the token or cannot be reached.
         """
         self._sink = sink
+        self._started_at = self.clock.now()
         try:
             await self.bot.initialize()
         except InvalidToken:
@@ -158,7 +167,10 @@ class TelegramAdapter:
                 lambda: self.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS]),
                 paced=False,
             )
+            if self.ledger is not None:
+                self._ledger_task = asyncio.create_task(self._note_replied_loop())
             if self.settings.mode == "webhook":
+                await self._resend_cut_off_replies()
                 await self._start_webhook()
             else:
                 await self.caller.call(
@@ -190,6 +202,12 @@ class TelegramAdapter:
             await self._runner.cleanup()
             self._runner = None
         await self._drain(self.drain_timeout)
+        if self._ledger_task is not None:
+            self._ledger_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ledger_task
+            self._ledger_task = None
+        await self._flush_replied()
         await self.limiter.close()
         if self.started:
             self.started = False
@@ -293,12 +311,71 @@ class TelegramAdapter:
             if not queue:
                 self._outboxes.pop(chat, None)
 
-    def _queue_replies(self, address: Address, replies: list[Outbound]) -> None:
+    def _queue_replies(
+        self, address: Address, replies: Sequence[Outbound], msg_id: str | None = None
+    ) -> None:
+        chat = address.chat_ref
+        tracked = msg_id is not None and bool(replies) and self.ledger is not None
+        if tracked:
+            # Written down before the first attempt: a crash before it means "send these on
+            # restart", a crash after it "they may have arrived: do not repeat them".
+            self._enqueue(chat, lambda: self._sending.submit(msg_id or ""))
         for reply in replies:
             self._enqueue(
-                address.chat_ref,
+                chat,
                 lambda reply=reply: self._deliver(address, reply, REPLY),  # type: ignore[misc]
             )
+        if tracked:
+            # Runs after the replies in this chat's queue, whether they went out or failed.
+            self._enqueue(chat, lambda: self._note_replied(msg_id or ""))
+
+    async def _note_sending(self, msg_ids: Sequence[str]) -> list[None | BaseException]:
+        assert self.ledger is not None
+        await self.ledger.sending(PLATFORM, msg_ids)
+        return [None] * len(msg_ids)
+
+    async def _note_replied(self, msg_id: str) -> None:
+        self._replied.append(msg_id)
+        self._replied_waiting.set()
+
+    async def _note_replied_loop(self) -> None:
+        """Write down delivered replies at once; what piles up meanwhile goes in one statement.
+
+        The sooner a delivery is written down, the smaller the window in which a crash would
+        make the restarted bot send that reply a second time.
+        """
+        while True:
+            await self._replied_waiting.wait()
+            self._replied_waiting.clear()
+            await self._flush_replied()
+
+    async def _flush_replied(self) -> None:
+        if self.ledger is None or not self._replied:
+            return
+        batch, self._replied = self._replied, []
+        try:
+            await self.ledger.replied(PLATFORM, batch)
+        except Exception:
+            log.exception("telegram: could not note %d delivered replies", len(batch))
+            self._replied[:0] = batch
+
+    async def _resend_cut_off_replies(self) -> None:
+        """Send replies a crash cut off (committed, never sent), once, after a restart.
+
+        It runs after the updates Telegram redelivered were handled (their replies go out and
+        are noted first) and before any new ones are taken, so nothing is sent twice and a
+        person who wrote again meanwhile is not asked again.
+        """
+        if self.ledger is None:
+            return
+        pending = await self.ledger.unreplied(PLATFORM, self._started_at)
+        if not pending:
+            return
+        log.warning("telegram: sending %d reply batch(es) cut off by a restart", len(pending))
+        for item in pending:
+            self._queue_replies(item.address, list(item.replies), item.platform_msg_id)
+        await self._drain(max(self.drain_timeout, 60.0))
+        await self._flush_replied()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
@@ -320,13 +397,14 @@ class TelegramAdapter:
     async def _poll_loop(self) -> None:
         """getUpdates, handle, and only then confirm (the next call's offset moves past them)."""
         delay = failing = 0.0
+        recovered = False
         while not self._stopping.is_set():
             if delay or failing:
                 await asyncio.sleep(max(delay, failing))
             try:
                 updates = await self.bot.get_updates(
                     offset=self._offset,
-                    timeout=self.poll_timeout,
+                    timeout=self.poll_timeout if recovered else 0,
                     limit=100,
                     allowed_updates=list(ALLOWED_UPDATES),
                 )
@@ -341,15 +419,20 @@ class TelegramAdapter:
                 log.critical("telegram: the bot token was revoked; no longer receiving")
                 return
             delay = 0.0
-            if not updates:
-                continue
-            self._in_batch = True
-            try:
-                all_failed = await self._handle_batch(updates)
-            finally:
-                self._in_batch = False
+            all_failed = False
+            if updates:
+                self._in_batch = True
+                try:
+                    all_failed = await self._handle_batch(updates)
+                finally:
+                    self._in_batch = False
             # Every update failing means the database (not one message) is in trouble: slow down.
             failing = min(30.0, max(0.5, failing * 2)) if all_failed else 0.0
+            if not recovered and len(updates) < 100 and not all_failed:
+                # What Telegram redelivered after a restart is handled (a short batch means we
+                # caught up): now send what a crash cut off, before taking anything new.
+                await self._resend_cut_off_replies()
+                recovered = True
 
     async def _handle_batch(self, updates: tuple[Update, ...]) -> bool:
         """Handle a batch and move the offset; True when every update in it failed."""
@@ -413,7 +496,7 @@ class TelegramAdapter:
             return
         replies = await self._sink(inbound)
         self._last_commit = time.monotonic()
-        self._queue_replies(inbound.address, replies)
+        self._queue_replies(inbound.address, replies, inbound.platform_msg_id)
 
     async def _on_press(self, update: Update) -> None:
         """A button press: acknowledge it, update the keyboard, and pass on the chosen value."""
@@ -476,7 +559,7 @@ class TelegramAdapter:
         self._selections.pop(key, None)
         self._answer(query.id)
         self._edit_markup(chat, message.message_id, answered_keyboard(shown))
-        self._queue_replies(inbound.address, replies)
+        self._queue_replies(inbound.address, replies, inbound.platform_msg_id)
 
     def _consume(self, key: tuple[str, int]) -> None:
         self._consumed[key] = None
