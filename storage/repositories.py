@@ -99,17 +99,6 @@ class ParticipantRepo:
         await self.session.flush()
         return ParticipantRef(participant.id, participant.pseudonym)
 
-    async def update_chat(self, participant_id: int, platform: str, chat_ref: str) -> None:
-        await self.session.execute(
-            update(PlatformAddress)
-            .where(
-                PlatformAddress.participant_id == participant_id,
-                PlatformAddress.platform == platform,
-                PlatformAddress.chat_ref != chat_ref,
-            )
-            .values(chat_ref=chat_ref)
-        )
-
     async def addresses(self, participant_id: int) -> list[AddressRef]:
         rows = await self.session.scalars(
             select(PlatformAddress).where(PlatformAddress.participant_id == participant_id)
