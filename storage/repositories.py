@@ -510,29 +510,27 @@ class InboundLogRepo:
 
     async def mark_sending(self, platform: str, msg_ids: Sequence[str], now: datetime) -> None:
         """The adapter is about to try sending these messages' replies."""
-        if msg_ids:
-            await self.session.execute(
-                update(InboundLog)
-                .where(
-                    InboundLog.platform == platform,
-                    InboundLog.platform_msg_id.in_(list(msg_ids)),
-                    InboundLog.sending_at.is_(None),
-                )
-                .values(sending_at=now)
-            )
+        await self._stamp("sending_at", platform, msg_ids, now)
 
     async def mark_replied(self, platform: str, msg_ids: Sequence[str], now: datetime) -> None:
         """Every reply to these messages went out (or was given up on, with its outcome logged)."""
-        if msg_ids:
-            await self.session.execute(
-                update(InboundLog)
-                .where(
-                    InboundLog.platform == platform,
-                    InboundLog.platform_msg_id.in_(list(msg_ids)),
-                    InboundLog.replied_at.is_(None),
-                )
-                .values(replied_at=now)
+        await self._stamp("replied_at", platform, msg_ids, now)
+
+    async def _stamp(
+        self, column: str, platform: str, msg_ids: Sequence[str], now: datetime
+    ) -> None:
+        """Set ``column`` to ``now`` on these messages' rows where it is not set yet."""
+        if not msg_ids:
+            return
+        await self.session.execute(
+            update(InboundLog)
+            .where(
+                InboundLog.platform == platform,
+                InboundLog.platform_msg_id.in_(list(msg_ids)),
+                getattr(InboundLog, column).is_(None),
             )
+            .values({column: now})
+        )
 
     async def unreplied(
         self, platform: str, since: datetime, handled_before: datetime, limit: int = 500
