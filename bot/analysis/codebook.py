@@ -21,10 +21,9 @@ import yaml
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.analysis.describe import build_themes
-from bot.analysis.inputs import groups_of, report, usable
+from bot.analysis.inputs import groups_of, report, result_of, usable
 from bot.analysis.model import (
     OTHER,
-    Assignment,
     Codebook,
     CodebookTheme,
     Comment,
@@ -192,10 +191,4 @@ def apply_codebook(
         f"cosine to each theme's name, description and keywords; "
         f"{n_other} responses below the threshold {threshold:.3f} went to other"
     )
-    assignments = tuple(
-        Assignment(c.response_id, theme_ids[labels[i]], round(float(best_score[i]), 4))
-        for i, c in enumerate(kept)
-    )
-    return ThemeResult(
-        method=method, groups=groups_of(kept), themes=themes, assignments=assignments
-    )
+    return result_of(method, kept, themes, theme_ids, labels, best_score)

@@ -19,8 +19,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_samples
 
 from bot.analysis.describe import build_themes
-from bot.analysis.inputs import MIN_FOR_DISCOVERY, groups_of, report, usable
-from bot.analysis.model import OTHER, Assignment, Comment, Progress, ThemeResult
+from bot.analysis.inputs import MIN_FOR_DISCOVERY, groups_of, report, result_of, usable
+from bot.analysis.model import OTHER, Comment, Progress, ThemeResult
 from bot.analysis.vectorisers import make_vectoriser
 from bot.errors import AnalysisError
 
@@ -147,10 +147,4 @@ def discover_themes(
         f"theme discovery: {vec.description}, spherical k-means, "
         f"{len(rank)} themes {'chosen by silhouette' if n_themes is None else 'as requested'}"
     )
-    assignments = tuple(
-        Assignment(c.response_id, theme_ids[labels[i]], round(float(score[i]), 4))
-        for i, c in enumerate(kept)
-    )
-    return ThemeResult(
-        method=method, groups=groups_of(kept), themes=themes, assignments=assignments
-    )
+    return result_of(method, kept, themes, theme_ids, labels, score)

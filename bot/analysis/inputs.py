@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.analysis.model import Comment, Progress
+from bot.analysis.model import Assignment, Comment, Progress, Theme, ThemeResult
 from bot.errors import AnalysisError
 
 MIN_FOR_DISCOVERY = 10
@@ -33,3 +33,21 @@ def report(progress: Progress | None, stage: str, fraction: float) -> None:
     """Tell the caller's progress callback, if any, where we are."""
     if progress is not None:
         progress(stage, max(0.0, min(1.0, fraction)))
+
+
+def result_of(
+    method: str,
+    kept: Sequence[Comment],
+    themes: tuple[Theme, ...],
+    theme_ids: Sequence[str],
+    labels: Sequence[int],
+    scores: Sequence[float],
+) -> ThemeResult:
+    """The analysis result: one assignment per kept response, in input order."""
+    assignments = tuple(
+        Assignment(c.response_id, theme_ids[labels[i]], round(float(scores[i]), 4))
+        for i, c in enumerate(kept)
+    )
+    return ThemeResult(
+        method=method, groups=groups_of(kept), themes=themes, assignments=assignments
+    )
