@@ -32,8 +32,8 @@ from bot.config import Settings  # noqa: E402
 from bot.dispatcher import Dispatcher  # noqa: E402
 from bot.events import Address, Outbound  # noqa: E402
 from bot.flows.state import ConversationState  # noqa: E402
-from bot.scheduler import CampaignScheduler  # noqa: E402
-from bot.scheduler_plan import SchedulerOptions  # noqa: E402
+from bot.scheduling.plan import SchedulerOptions  # noqa: E402
+from bot.scheduling.scheduler import CampaignScheduler  # noqa: E402
 from storage.db import make_engine, make_sessionmaker  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.repositories import EnrolmentRepo, ParticipantRepo, StateRepo  # noqa: E402

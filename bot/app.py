@@ -59,7 +59,7 @@ class BotApp:
         await self._stack.aclose()
 
     def _platform_adapters(self) -> dict[str, Adapter]:
-        from bot.outbox import on_delivery as outbox_delivery
+        from bot.scheduling.outbox import on_delivery as outbox_delivery
 
         adapters: dict[str, Adapter] = {}
         if self.settings.telegram.enabled:
@@ -73,7 +73,7 @@ class BotApp:
             )
         if self.settings.slack.enabled:
             from bot.adapters.slack import SlackAdapter
-            from bot.channel_prompts import ChannelPrompts
+            from bot.scheduling.channel_prompts import ChannelPrompts
 
             prompts = ChannelPrompts(self.settings, self.sessionmaker, self.clock, platform="slack")
             adapters["slack"] = SlackAdapter(
@@ -98,7 +98,7 @@ class BotApp:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        from bot.scheduler import CampaignScheduler
+        from bot.scheduling.scheduler import CampaignScheduler
 
         started: list[Adapter] = []
         scheduler = CampaignScheduler(

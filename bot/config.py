@@ -483,7 +483,7 @@ def _flow_problems(flow: Flow, base: str) -> list[tuple[str, str]]:
 def _campaign_problems(
     campaign: Campaign, base: str, group_ids: set[str], flow_ids: set[str], default_tz: str
 ) -> list[tuple[str, str]]:
-    from bot.crontab import cron_trigger
+    from bot.scheduling.crontab import cron_trigger
 
     problems: list[tuple[str, str]] = []
     tz = None

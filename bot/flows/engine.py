@@ -377,7 +377,7 @@ class Engine:
         self, campaign: Campaign, pending: list[PendingFlow], now: datetime
     ) -> list[PendingFlow]:
         """Order flows by when they would first go out for someone joining now."""
-        from bot.schedule_preview import first_send
+        from bot.scheduling.preview import first_send
 
         order = {e.key: first_send(self.settings, campaign, e, now) for e in campaign.schedule}
         far = now + timedelta(days=36500)

@@ -23,7 +23,7 @@ Progress = Callable[[str, float], None]
 def comments_from_rows(rows: Sequence[ResponseRow]) -> list[Comment]:
     """The free-text responses as analysis input (pseudonyms only, never platform ids)."""
     from bot.analysis import Comment
-    from bot.exporting import readable_answer
+    from bot.exchange.exporting import readable_answer
 
     return [
         Comment(row.response_id, readable_answer(row), row.group, row.participant)

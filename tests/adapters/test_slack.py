@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.adapters.slack import SlackAdapter
-from bot.channel_prompts import ChannelPrompts
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.events import DeliveryOutcome
+from bot.scheduling.channel_prompts import ChannelPrompts
 from storage.models import InboundLog, PlatformAddress, Response
 from tests.conftest import example_data, write_config
 from tests.doubles.slack_api import (

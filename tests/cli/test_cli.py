@@ -249,7 +249,7 @@ def test_invite_prints_codes_without_telegram(sqlite_url):
 def test_exports_never_show_a_slack_user_id_mentioned_in_an_answer():
     from datetime import UTC, datetime
 
-    from bot.exporting import row_values
+    from bot.exchange.exporting import row_values
     from storage.records import ResponseRow
 
     row = ResponseRow(

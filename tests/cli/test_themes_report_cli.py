@@ -143,7 +143,7 @@ def test_progress_bars_follow_the_analysis_stages(monkeypatch: pytest.MonkeyPatc
 
     from rich.console import Console
 
-    import bot.cli_analysis as cli_analysis
+    import bot.cli.analysis as cli_analysis
 
     screen = io.StringIO()
     monkeypatch.setattr(cli_analysis, "err", Console(file=screen, force_terminal=True, width=100))

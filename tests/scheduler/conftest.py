@@ -13,8 +13,8 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.errors import AdapterError
 from bot.events import Address, Outbound
-from bot.scheduler import CampaignScheduler
-from bot.scheduler_plan import SchedulerOptions
+from bot.scheduling.plan import SchedulerOptions
+from bot.scheduling.scheduler import CampaignScheduler
 from tests.conftest import example_data
 from tests.helpers import Person
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.scheduler import CampaignScheduler, SchedulerLockError
+from bot.scheduling.scheduler import CampaignScheduler, SchedulerLockError
 from tests.scheduler.conftest import OPTIONS, Harness, campaign_settings
 
 AT_10 = [{"flow": "pulse", "at": "2026-03-03 10:00"}]
@@ -113,7 +113,7 @@ async def test_a_send_claimed_by_a_killed_process_is_sent_once_after_restart(
     await dead.join("ann")
     clock.set(utc(2026, 3, 3, 10, 0))
     await dead.scheduler.planner.plan(clock.now())
-    from bot.outbox import DeliveryReport
+    from bot.scheduling.outbox import DeliveryReport
 
     _, claimed = await dead.scheduler.sender._claim_and_prepare(DeliveryReport())
     assert len(claimed) == 1  # prepared and leased, then the process is SIGKILLed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.scheduler_plan import cron_trigger
+from bot.scheduling.plan import cron_trigger
 from tests.scheduler.conftest import campaign_settings
 
 LONDON = ZoneInfo("Europe/London")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.scheduler_plan import cron_trigger
+from bot.scheduling.plan import cron_trigger
 from tests.scheduler.conftest import campaign_settings
 
 

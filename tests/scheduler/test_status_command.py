@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from typer.testing import CliRunner
 
-from bot.cli import _register_optional_commands, app
+from bot.cli import app
 from storage.db import make_engine, make_sessionmaker
 from tests.conftest import example_data, write_config
 from tests.scheduler.conftest import Harness, campaign_settings
@@ -37,7 +37,6 @@ def test_status_counts_per_group(sqlite_url, clock, tmp_path):
     data["database_url"] = sqlite_url
     data["telegram"], data["slack"] = {}, {}
     config = write_config(tmp_path, data)
-    _register_optional_commands()
     result = CliRunner().invoke(app, ["status", "--config", str(config)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}

@@ -29,11 +29,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.base import InboundSink
 from bot.adapters.slack import _blocks
 from bot.adapters.slack._outbox import SlackOutbox
-from bot.channel_prompts import ChannelPrompts, ChannelReply, StatusReport
 from bot.clock import Clock
 from bot.config import SlackSettings
 from bot.errors import AdapterError, ConfigError
 from bot.events import Address, DeliveryOutcome, Inbound, Outbound
+from bot.scheduling.channel_prompts import ChannelPrompts, ChannelReply, StatusReport
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"

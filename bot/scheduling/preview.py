@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Campaign, ScheduleEntry, Settings
-from bot.crontab import cron_trigger
+from bot.scheduling.crontab import cron_trigger
 from bot.timeparse import parse_duration, parse_local_datetime
 
 

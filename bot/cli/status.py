@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bot.cli import (
+from bot.cli._common import (
     CampaignOption,
     ConfigOption,
     _prepare_database,

@@ -32,8 +32,8 @@ from bot.errors import AdapterError
 from bot.events import Address, DeliveryOutcome, Outbound
 from bot.flows import messages as say
 from bot.flows.state import ConversationState
-from bot.schedule_preview import defer_past_quiet_hours, in_quiet_hours
-from bot.scheduler_plan import SchedulerOptions, participant_tz
+from bot.scheduling.plan import SchedulerOptions, participant_tz
+from bot.scheduling.preview import defer_past_quiet_hours, in_quiet_hours
 from bot.timeparse import format_duration
 from storage.outbox_repository import OutboxItem, OutboxRepo
 from storage.repositories import EnrolmentRepo, StateRepo

@@ -40,9 +40,9 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.errors import BotError, ConfigError
-from bot.outbox import DeliveryReport, OutboxSender
-from bot.schedule_preview import defer_past_quiet_hours
-from bot.scheduler_plan import Planner, SchedulerOptions, cron_trigger, occurrence_id
+from bot.scheduling.outbox import DeliveryReport, OutboxSender
+from bot.scheduling.plan import Planner, SchedulerOptions, cron_trigger, occurrence_id
+from bot.scheduling.preview import defer_past_quiet_hours
 from bot.timeparse import parse_local_datetime
 from storage.outbox_repository import OutboxRepo
 

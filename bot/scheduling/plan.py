@@ -1,6 +1,6 @@
 """Planning the outbox: which participant gets which schedule entry (or reminder), and when.
 
-Pure time arithmetic comes from :mod:`bot.schedule_preview` (quiet hours, DST-safe deferral);
+Pure time arithmetic comes from :mod:`bot.scheduling.preview` (quiet hours, DST-safe deferral);
 this module turns config + enrolments + flow progress into outbox rows. Planning is idempotent:
 every row is keyed by (participant, campaign, entry, occurrence) and an existing row wins, so any
 number of processes may plan at once.
@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Campaign, ScheduleEntry, Settings
-from bot.crontab import cron_trigger
-from bot.schedule_preview import defer_past_quiet_hours
+from bot.scheduling.crontab import cron_trigger
+from bot.scheduling.preview import defer_past_quiet_hours
 from bot.timeparse import format_duration, parse_duration, parse_local_datetime
 from storage.outbox_repository import NewOutbox, OutboxRepo, OutboxTarget
 

@@ -1,6 +1,6 @@
 """The ``themes`` and ``report`` commands: theme analysis and the organiser's HTML report.
 
-Registered on :data:`bot.cli.app` when this module is imported (``bot.cli`` does that at start).
+Registered on :data:`bot.cli.app` when ``bot.cli`` imports this module.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bot.cli import (
+from bot.cli._common import (
     CampaignOption,
     ConfigOption,
     _campaign_id,

@@ -1,0 +1,37 @@
+"""The ``listening-bot`` command line: each command exits 0, 1 (one clear sentence) or 2 (usage).
+
+Every command lives in its own module and registers itself on :data:`app`; the imports below are
+the one place that lists them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# isort: off
+# Registration order is the order `listening-bot --help` lists the commands in.
+from bot.cli import run, check, invites, transfer, privacy, analysis, status, db  # noqa: F401
+
+# isort: on
+from bot.cli._common import app, err
+from bot.errors import BotError, ConfigError
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and map errors to the contract's exit codes.
+
+    Typer (standalone) already exits 2 on wrong usage; our own errors become one sentence and
+    exit 1, never a traceback.
+    """
+    try:
+        app(args=argv, prog_name="listening-bot")
+    except ConfigError as exc:
+        err.print(f"Error: {exc.message}", markup=False)
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False)
+        sys.exit(1)
+    except BotError as exc:
+        err.print(f"Error: {exc.message}", markup=False)
+        sys.exit(1)

@@ -1,0 +1,123 @@
+"""``listening-bot import`` and ``export``: comments in from files, responses out to files."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli._common import (
+    CampaignOption,
+    ConfigOption,
+    _prepare_database,
+    _run,
+    _settings,
+    _with_session,
+    app,
+    err,
+    out,
+)
+from bot.errors import BotError
+
+
+@app.command("import")
+def import_(
+    file: Annotated[
+        Path, typer.Argument(help="CSV with a text column; optional group, submitted_at.")
+    ],
+    campaign: Annotated[str, typer.Option("--campaign", help="Campaign id.")],
+    group: Annotated[
+        str | None, typer.Option("--group", help="Group for rows without one.")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Label, e.g. 'workshop-2026-03'.")
+    ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option("--skip-invalid", help="Skip bad rows (named) instead of refusing the file."),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Load offline comments from CSV: the whole file or nothing."""
+    from bot.exchange.importing import plan_import
+    from storage.repositories import ResponseRepo
+
+    settings = _settings(config)
+    chosen = settings.campaign(campaign)
+    if group and group not in settings.group_by_id:
+        raise BotError(f"There is no group {group!r} in the config.")
+    _prepare_database(settings)
+    plan = plan_import(
+        file,
+        campaign_id=chosen.id,
+        known_groups=set(chosen.groups),
+        default_group=group,
+        source=source or file.stem,
+        tz=settings.campaign_tz(chosen),
+        now=datetime.now(UTC),
+        skip_invalid=skip_invalid,
+    )
+
+    async def store(session: Any) -> int:
+        from sqlalchemy import select
+
+        from storage.models import Response
+
+        first = plan.responses[0].source_msg_id
+        if await session.scalar(select(Response.id).where(Response.source_msg_id == first)):
+            raise BotError(f"{file} was already imported; nothing was added.")
+        return await ResponseRepo(session).add_many(plan.responses)
+
+    added = _run(_with_session(settings, store))
+    out.print(f"Imported {added} comment(s) from {file} ({plan.encoding}) into {chosen.id}.")
+    for note in plan.skipped:
+        err.print(f"Skipped: {note}.")
+
+
+class ExportFormat(enum.StrEnum):
+    csv = "csv"
+    jsonl = "jsonl"
+    xlsx = "xlsx"
+
+
+@app.command()
+def export(
+    campaign: CampaignOption = None,
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="Output format.")
+    ] = ExportFormat.csv,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default: standard output).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Export all responses, one row each, with pseudonyms instead of identities."""
+    from bot.exchange import exporting
+    from storage.repositories import ResponseRepo
+
+    settings = _settings(config)
+    if campaign:
+        settings.campaign(campaign)
+    _prepare_database(settings)
+    rows = _run(_with_session(settings, lambda s: ResponseRepo(s).rows(campaign_id=campaign)))
+    if fmt is ExportFormat.xlsx:
+        data, _ = exporting.xlsx_bytes(rows)
+        if out_file:
+            out_file.write_bytes(data)
+        elif sys.stdout.isatty():
+            raise BotError("xlsx is binary; pass --out FILE to write it.")
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        return
+    writer = exporting.write_csv if fmt is ExportFormat.csv else exporting.write_jsonl
+    if out_file:
+        with out_file.open("w", encoding="utf-8", newline="") as handle:
+            writer(rows, handle)
+    else:
+        writer(rows, sys.stdout)
+        sys.stdout.flush()

@@ -1,0 +1,1 @@
+"""Files in and out: importing offline comments and exporting responses."""
