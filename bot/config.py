@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import ConfigError
+from bot.safe_yaml import YamlTooLarge, load_bounded, read_config_text
 from bot.timeparse import parse_duration, parse_local_datetime
 
 DEFAULT_CONFIG_PATH = "config/campaign.yaml"
@@ -256,6 +257,9 @@ def parse_quiet_hours(spec: str) -> tuple[time, time]:
     h1, m1, h2, m2 = (int(part) for part in match.groups())
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
         raise ValueError(f"{spec!r} has an hour or minute out of range")
+    if (h1, m1) == (h2, m2):
+        # An empty span would silently mean "never quiet"; leaving the key out says that.
+        raise ValueError(f"{spec!r} starts and ends at the same time; leave it out for none")
     return time(h1, m1), time(h2, m2)
 
 
@@ -558,14 +562,14 @@ def load_settings(
     env = os.environ if environ is None else environ
     chosen = Path(path or env.get("LISTENING_CONFIG") or DEFAULT_CONFIG_PATH)
     try:
-        text = chosen.read_text(encoding="utf-8-sig")
+        text = read_config_text(chosen)
+        root, data = load_bounded(text)
     except FileNotFoundError:
         raise ConfigError(f"The config file {chosen} does not exist.") from None
+    except YamlTooLarge as exc:
+        raise ConfigError(f"The config file {chosen} is refused: {exc.problem}.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"The config file {chosen} cannot be read: {exc}.") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -575,13 +579,17 @@ def load_settings(
         ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"The config file {chosen} must be a YAML mapping of top-level keys.")
+    blank = [
+        Problem(path, message, _line_of(root, _parse_path(path)))
+        for path, message in _literal_blanks(data)
+    ]
     data = _blank_to_none(expand_env(data, env))
     if env.get("LISTENING_DATABASE_URL"):
         data["database_url"] = env["LISTENING_DATABASE_URL"]
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems = _pydantic_problems(exc, root)
+        problems = _pydantic_problems(exc, root) + blank
         known = {p.path for p in problems}
         problems += [
             Problem(path, message, _line_of(root, _parse_path(path)))
@@ -589,7 +597,7 @@ def load_settings(
             if path not in known
         ]
     else:
-        problems = [
+        problems = blank + [
             Problem(path, message, _line_of(root, _parse_path(path)))
             for path, message in semantic_problems(settings)
         ]
@@ -599,6 +607,34 @@ def load_settings(
     raise ConfigError(
         f"The config file {chosen} has {len(problems)} {noun}.", [str(p) for p in problems]
     )
+
+
+def _literal_blanks(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Time settings written as an empty string in the file itself.
+
+    An unset ``${VAR}`` becomes empty too and then means "use the default"; but a literal
+    ``timezone: ""`` is a mistake that would otherwise silently mean Europe/London.
+    """
+    problems: list[tuple[str, str]] = []
+    messages = {
+        "timezone": "must be an IANA timezone name such as Europe/London, not empty",
+        "quiet_hours": 'must be a time span such as "21:00-08:00"; leave it out for none',
+    }
+
+    def check(section: Any, base: str) -> None:
+        if not isinstance(section, dict):
+            return
+        for key, message in messages.items():
+            value = section.get(key)
+            if value == "":  # whitespace is kept and reported as not a name or span
+                problems.append((f"{base}{key}", message))
+
+    check(data, "")
+    campaigns = data.get("campaigns")
+    if isinstance(campaigns, list):
+        for index, campaign in enumerate(campaigns):
+            check(campaign, f"campaigns[{index}].")
+    return problems
 
 
 def _parse_path(path: str) -> tuple[Any, ...]:
