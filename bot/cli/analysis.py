@@ -5,6 +5,8 @@ Registered on :data:`bot.cli.app` when ``bot.cli`` imports this module.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,12 +27,15 @@ from rich.table import Table
 from bot.cli._common import (
     CampaignOption,
     ConfigOption,
+    ForceOption,
     _campaign_id,
     _prepare_database,
     _run,
     _settings,
     _with_session,
     app,
+    atomic_output,
+    check_output_path,
     err,
     out,
 )
@@ -140,27 +145,55 @@ def themes(
             "--out", file_okay=False, help="Directory for themes.csv and assignments.csv."
         ),
     ] = None,
+    force: ForceOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Find the themes in the free-text responses, with counts and shares per group."""
     _check_options(codebook, n_themes)
     settings = _settings(config)
     campaign_id = _campaign_id(settings, campaign)
+    targets = _theme_targets(out_dir, settings, config, force) if out_dir is not None else None
     _prepare_database(settings)
     rows, _ = _load(settings, campaign_id)
     comments = _comments(rows, campaign_id)
     result = _analyse(comments, codebook, n_themes)
     out.print(_themes_table(settings, result, comments))
     out.print(f"{result.method}", markup=False)
-    if out_dir is not None:
+    if out_dir is not None and targets is not None:
         from bot.analysis import write_theme_files
 
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BotError(f"{out_dir} cannot be created: {exc.strerror or exc}.") from None
-        themes_csv, assignments_csv = write_theme_files(result, out_dir)
-        out.print(f"Wrote {themes_csv} and {assignments_csv}.", markup=False)
+        # Written in a private folder first and then moved in, so a failure leaves no half file.
+        with tempfile.TemporaryDirectory(prefix=".themes.", dir=targets[0].parent) as scratch:
+            written = write_theme_files(result, scratch)
+            for source, target in zip(written, targets, strict=True):
+                os.replace(source, target)
+        out.print(f"Wrote {targets[0]} and {targets[1]}.", markup=False)
+
+
+def _theme_targets(
+    out_dir: Path, settings: Settings, config: Path | None, force: bool
+) -> tuple[Path, Path]:
+    """The two theme files inside ``out_dir`` (created if missing), checked before analysing."""
+    from bot.analysis.output import ASSIGNMENTS_FILE, THEMES_FILE
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BotError(f"{out_dir} is a file; give --out a folder for the theme files.")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BotError(f"{out_dir} cannot be created: {exc.strerror or exc}.") from None
+    headers = {THEMES_FILE: b"theme_id,", ASSIGNMENTS_FILE: b"response_id,theme_id"}
+    checked = [
+        check_output_path(
+            out_dir / name,
+            settings=settings,
+            config=config,
+            force=force,
+            ours=lambda head, start=start: head.startswith(start),
+        )
+        for name, start in headers.items()
+    ]
+    return checked[0], checked[1]
 
 
 def _themes_table(settings: Settings, result: ThemeResult, comments: list[Comment]) -> Table:
@@ -198,6 +231,7 @@ def report(
     ] = None,
     codebook: CodebookOption = None,
     n_themes: ThemesOption = None,
+    force: ForceOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Write a self-contained HTML report: participation, closed questions, themes, quotes."""
@@ -207,6 +241,13 @@ def report(
     _check_options(codebook, n_themes)
     settings = _settings(config)
     campaign_id = _campaign_id(settings, campaign)
+    target = check_output_path(
+        out_file or Path(f"{campaign_id}-report.html"),
+        settings=settings,
+        config=config,
+        force=force,
+        ours=lambda head: b'<meta name="generator" content="listening-bot">' in head,
+    )
     _prepare_database(settings)
     rows, enrolments = _load(settings, campaign_id, enrolments=True)
     if not rows:
@@ -240,11 +281,8 @@ def report(
             themes_note=note,
         )
     )
-    target = out_file or Path(f"{campaign_id}-report.html")
-    try:
-        target.write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise BotError(f"{target} cannot be written: {exc.strerror or exc}.") from None
+    with atomic_output(target) as handle:
+        handle.write(html)
     out.print(
         f"Wrote the report for {campaign_id} to {target} ({len(rows)} answers, "
         f"{len(result.themes) if result else 0} themes).",

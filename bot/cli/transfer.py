@@ -13,11 +13,14 @@ import typer
 from bot.cli._common import (
     CampaignOption,
     ConfigOption,
+    ForceOption,
     _prepare_database,
     _run,
     _settings,
     _with_session,
     app,
+    atomic_output,
+    check_output_path,
     err,
     out,
 )
@@ -93,21 +96,38 @@ def export(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="File to write (default: standard output).")
     ] = None,
+    force: ForceOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Export all responses, one row each, with pseudonyms instead of identities."""
+    """Export all responses, one row each, with pseudonyms instead of identities.
+
+    ``--out`` never replaces the database or config file, replaces another existing file only
+    with ``--force``, and is written through a temporary file, so a failed export leaves no half
+    file behind.
+    """
     from bot.exchange import exporting
     from storage.repositories import ResponseRepo
 
     settings = _settings(config)
     if campaign:
         settings.campaign(campaign)
+    target = None
+    if out_file is not None:
+        suffix_ok = fmt is not ExportFormat.xlsx or out_file.suffix.lower() == ".xlsx"
+        target = check_output_path(
+            out_file,
+            settings=settings,
+            config=config,
+            force=force,
+            ours=lambda head: suffix_ok and exporting.looks_like_export(head, fmt.value),
+        )
     _prepare_database(settings)
     rows = _run(_with_session(settings, lambda s: ResponseRepo(s).rows(campaign_id=campaign)))
     if fmt is ExportFormat.xlsx:
         data, _ = exporting.xlsx_bytes(rows)
-        if out_file:
-            out_file.write_bytes(data)
+        if target is not None:
+            with atomic_output(target, binary=True) as handle:
+                handle.write(data)
         elif sys.stdout.isatty():
             raise BotError("xlsx is binary; pass --out FILE to write it.")
         else:
@@ -115,8 +135,8 @@ def export(
             sys.stdout.flush()
         return
     writer = exporting.write_csv if fmt is ExportFormat.csv else exporting.write_jsonl
-    if out_file:
-        with out_file.open("w", encoding="utf-8", newline="") as handle:
+    if target is not None:
+        with atomic_output(target) as handle:
             writer(rows, handle)
     else:
         writer(rows, sys.stdout)

@@ -55,6 +55,16 @@ def row_values(row: ResponseRow) -> dict[str, str]:
     }
 
 
+def looks_like_export(head: bytes, fmt: str) -> bool:
+    """Whether a file's first bytes are an earlier export in ``fmt`` (safe to replace)."""
+    text = head.removeprefix(b"\xef\xbb\xbf")
+    if fmt == "csv":
+        return text.startswith(b"response_id,")
+    if fmt == "jsonl":
+        return text.startswith(b'{"response_id"')
+    return head.startswith(b"PK\x03\x04")  # xlsx is a zip; the caller checks the suffix
+
+
 def neutralise_formula(value: str) -> str:
     """Prefix ``'`` to text a spreadsheet would run as a formula (OWASP CSV injection)."""
     return "'" + value if value.startswith(_FORMULA_START) else value
