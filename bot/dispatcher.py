@@ -15,6 +15,7 @@ from bot.batching import GroupCommitter
 from bot.clock import Clock
 from bot.config import Settings
 from bot.events import Address, Choice, Inbound, Outbound, PendingReplies
+from bot.flows.edits import check_edit
 from bot.flows.engine import (
     Engine,
     Enrol,
@@ -99,8 +100,7 @@ class Dispatcher:
         redelivered message returns the replies it got the first time and stores nothing.
         """
         if inbound.kind in ("edit", "delete"):
-            await self._edit_or_delete(inbound)
-            return []
+            return await self._edit_or_delete(inbound)
         if self._group is not None:
             return await self._group.submit(inbound)
         return await self._handle_alone(inbound)
@@ -457,17 +457,59 @@ class Dispatcher:
         lines.append("Send /delete to erase all of it.")
         return "\n".join(lines)
 
-    async def _edit_or_delete(self, inbound: Inbound) -> None:
+    async def _edit_or_delete(self, inbound: Inbound) -> list[Outbound]:
+        """Apply an edit or deletion of an earlier message; returns what to tell the person.
+
+        An edit is checked like a first answer (:func:`check_edit`): one that does not fit the
+        question (a scale answer of 999) changes nothing and gets the question's hint. An edit
+        with a message id is logged like any message, so a redelivery repeats the reply only.
+        """
         if not inbound.edit_of:
-            return
-        async with self.sessionmaker.begin() as session:
-            responses = ResponseRepo(session)
-            if inbound.kind == "delete":
-                await responses.delete_by_source(inbound.platform, inbound.edit_of)
-            elif inbound.text is not None and inbound.text.strip():
-                await responses.edit(
-                    inbound.platform, inbound.edit_of, inbound.text, self.clock.now()
+            return []
+        try:
+            async with self.sessionmaker.begin() as session:
+                replies = await self._edit_in(session, inbound)
+                if inbound.platform_msg_id:
+                    who = await ParticipantRepo(session).find_by_address(
+                        inbound.platform, inbound.user_ref
+                    )
+                    if who is not None:
+                        await InboundLogRepo(session).record(
+                            inbound.platform,
+                            inbound.platform_msg_id,
+                            who.id,
+                            [outbound_to_json(r) for r in replies],
+                            self.clock.now(),
+                        )
+                return replies
+        except IntegrityError:
+            if not inbound.platform_msg_id:
+                raise
+            async with self.sessionmaker() as session:
+                stored = await InboundLogRepo(session).undelivered_replies_for(
+                    inbound.platform, inbound.platform_msg_id
                 )
+            return [outbound_from_json(r) for r in stored or []]
+
+    async def _edit_in(self, session: AsyncSession, inbound: Inbound) -> list[Outbound]:
+        assert inbound.edit_of is not None
+        responses = ResponseRepo(session)
+        if inbound.kind == "delete":
+            await responses.delete_by_source(inbound.platform, inbound.edit_of)
+            return []
+        current = await responses.find_by_source(inbound.platform, inbound.edit_of)
+        if current is None or inbound.text is None:
+            return []
+        verdict = check_edit(
+            self.settings, current.flow, current.step, current.kind, inbound.text, current.answer
+        )
+        if verdict.answer is None:
+            return list(verdict.replies)
+        if verdict.answer != current.answer:
+            await responses.edit(
+                inbound.platform, inbound.edit_of, verdict.answer, self.clock.now()
+            )
+        return []
 
 
 class _PendingWrites:

@@ -417,6 +417,32 @@ class ResponseRepo:
         row.answer, row.edited_at = answer, now
         return True
 
+    async def find_by_source(self, channel: str, source_msg_id: str) -> ResponseRow | None:
+        """The answer a platform message was stored as (to check an edit of it)."""
+        found = (
+            await self.session.execute(
+                select(Response, Participant.pseudonym)
+                .outerjoin(Participant, Participant.id == Response.participant_id)
+                .where(Response.channel == channel, Response.source_msg_id == source_msg_id)
+            )
+        ).first()
+        if found is None:
+            return None
+        r, pseudo = found
+        return ResponseRow(
+            r.response_uid,
+            r.campaign_id,
+            r.flow_id,
+            r.step_id,
+            r.group_id,
+            pseudo or "",
+            r.channel,
+            r.kind,
+            r.answer,
+            r.answered_at,
+            r.original_answer,
+        )
+
     async def delete_by_source(self, channel: str, source_msg_id: str) -> bool:
         result = await self.session.execute(
             delete(Response).where(

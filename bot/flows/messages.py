@@ -65,3 +65,7 @@ VOICE_NOT_HERE = "Thanks for the voice note! For this question, please type or t
 VOICE_KEPT = "Thank you, I've kept your voice note."
 REMINDER = "A gentle reminder:"
 TEXT_TOO_BLANK = "I didn't catch an answer there. Please type a few words."
+EDIT_REFUSED = (
+    "{hint} I've kept your earlier answer to “{ask}” ({previous}); edit your message again to "
+    "change it."
+)
