@@ -475,3 +475,149 @@ def test_missing_keys_are_named() -> None:
     with pytest.raises(ConfigError, match="slack.signing_secret"):
         SlackAdapter(bare, ManualClock())
     assert isinstance(ChannelPrompts, type)
+
+
+# -- odd input and the ack guarantee (issue 9, items 11 and 14) -----------------------------------
+async def test_signed_but_unreadable_bodies_get_400_and_log_no_content(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    for raw in ('{"type": "event_callback", "event": {"text": "Sarah Jones 07700', "\u00ff"):
+        status = await harness.event({}, body=raw)
+        assert status == 400, raw
+    form = "payload=" + "%7Bnot-json%20Sarah"
+    status, _ = await harness.form(form)
+    assert status == 400
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno > 10)
+    assert "Sarah" not in logged and "Traceback" not in caplog.text
+    assert await count(harness.dispatcher, Response) == 0
+
+
+async def test_an_unsigned_unreadable_body_is_401_not_400(harness: Harness) -> None:
+    raw = "{broken"
+    headers = signed_headers("wrong-secret", raw)
+    async with harness.http.post(harness.url, data=raw, headers=headers) as response:
+        assert response.status == 401
+
+
+async def test_a_message_without_ts_is_acknowledged_and_never_stored(harness: Harness) -> None:
+    prompt_ts = await harness.post_prompt()
+    logged = await count(harness.dispatcher, InboundLog)
+    reply = message_event("UVCS1", VCS_CHANNEL, "No ts", "", thread_ts=prompt_ts)
+    del reply["ts"]
+    dm = message_event("UDM7", "D0DM7", "hello", "", channel_type="im")
+    del dm["ts"]
+    for event in (reply, dm):
+        assert await harness.event(event) == 200
+    assert await count(harness.dispatcher, Response) == 0
+    assert await count(harness.dispatcher, InboundLog) == logged
+    assert harness.slack.posts("D0DM7") == []  # nothing was said to anyone
+
+
+async def test_a_button_press_without_a_message_ts_is_skipped(harness: Harness) -> None:
+    dm = "D0LA00002"
+    assert await harness.event(message_event(LA_USER, dm, "hi", "1.1", channel_type="im")) == 200
+    consent = copy.deepcopy(harness.slack.posts(dm)[-1])
+    consent["ts"] = ""
+    before = await count(harness.dispatcher, InboundLog)
+    status, _ = await harness.form(block_actions(LA_USER, dm, consent, 0))
+    assert status == 200
+    assert await count(harness.dispatcher, InboundLog) == before
+
+
+async def test_an_event_not_stored_within_the_budget_is_not_acknowledged_and_its_retry_is_stored(
+    slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
+) -> None:
+    """The old adapter answered 200 at the budget; a crash then lost the message for good."""
+    settings = slack_settings(slack.api_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    stalled = asyncio.Event()
+
+    async def stuck_sink(inbound: Any) -> Any:
+        stalled.set()
+        await asyncio.Event().wait()  # the database never answers before the process dies
+
+    dying = SlackAdapter(settings.slack, clock, host="127.0.0.1", port=0, ack_budget=0.3)
+    await dying.start(stuck_sink)
+    body = json.dumps(
+        event_callback(message_event("UDM3", "D0DM3", "hello", "7.1", channel_type="im"))
+    )
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{dying.port}/slack/events"
+        async with http.post(url, data=body, headers=signed_headers(SECRET, body)) as response:
+            first_status = response.status
+        assert stalled.is_set()
+        for task in list(dying._tasks):  # kill -9: nothing in flight survives
+            task.cancel()
+        await dying.stop()
+        assert first_status == 503  # not 200: Slack still owes us this event
+        assert await count(dispatcher, InboundLog) == 0
+
+        # The restarted bot gets Slack's retry of the same event and stores it once.
+        alive = SlackAdapter(settings.slack, clock, host="127.0.0.1", port=0, interval=0.0)
+        await alive.start(dispatcher.handle)
+        try:
+            url = f"http://127.0.0.1:{alive.port}/slack/events"
+            headers = signed_headers(SECRET, body, retry_num=1)
+            async with http.post(url, data=body, headers=headers) as response:
+                assert response.status == 200
+            await alive.drain()
+        finally:
+            await alive.stop()
+    async with dispatcher.sessionmaker() as session:
+        ids = list(await session.scalars(select(InboundLog.platform_msg_id)))
+    assert ids == ["D0DM3:7.1"]
+    said = [p["text"] for p in slack.posts("D0DM3")]
+    assert said and len(said) == len(set(said))  # the welcome went out once, nothing twice
+    assert "Thanks for your interest" in said[0]
+
+
+async def test_socket_mode_leaves_a_late_event_unacknowledged(
+    slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
+) -> None:
+    settings = slack_settings(slack.api_url, mode="socket")
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    release = asyncio.Event()
+
+    async def slow_sink(inbound: Any) -> Any:
+        await release.wait()
+        return await dispatcher.handle(inbound)
+
+    adapter = SlackAdapter(settings.slack, clock, interval=0.0, ack_budget=0.3)
+    await adapter.start(slow_sink)
+    try:
+        payload = event_callback(message_event("UDM4", "D0DM4", "hi", "8.1", channel_type="im"))
+        envelope = {"envelope_id": "env-late", "type": "events_api", "payload": payload}
+        await slack.push_envelope(envelope)
+        with pytest.raises(AssertionError):
+            await slack.wait_for_ack("env-late", timeout=1.0)
+        release.set()
+        await adapter.drain()
+        # Slack redelivers the unacknowledged envelope; now it is stored already and acked.
+        await slack.push_envelope({**envelope, "envelope_id": "env-late-2", "retry_attempt": 1})
+        await slack.wait_for_ack("env-late-2")
+        await adapter.drain()
+    finally:
+        await adapter.stop()
+    assert await count(dispatcher, InboundLog) == 1
+
+
+async def test_an_invalid_edit_in_a_dm_is_refused_with_the_hint(harness: Harness) -> None:
+    slack, dm = harness.slack, "D0LA00003"
+    await harness.event(message_event(LA_USER, dm, "hello", "1.1", channel_type="im"))
+    await harness.form(block_actions(LA_USER, dm, slack.posts(dm)[-1], 0))  # consent: yes
+    assert await harness.event(message_event(LA_USER, dm, "4", "1.2", channel_type="im")) == 200
+    edit = {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": dm,
+        "channel_type": "im",
+        "ts": "1.3",
+        "hidden": True,
+        "message": {"type": "message", "user": LA_USER, "text": "999", "ts": "1.2"},
+        "previous_message": {"type": "message", "user": LA_USER, "text": "4", "ts": "1.2"},
+    }
+    assert await harness.event(edit) == 200
+    [row] = await stored(harness.dispatcher)
+    assert (row.answer, row.original_answer) == ("4", None)
+    assert "Please pick a number from 1 to 5." in slack.posts(dm)[-1]["text"]

@@ -1,12 +1,19 @@
 """The Slack adapter: slack-bolt (async) in Socket Mode or over HTTP, translating to ``Inbound``.
 
-Every listener stores first and acknowledges after: the dispatcher (or the channel-prompt
-service) commits in one transaction, then Slack gets its 200 or envelope ack, and the replies are
-posted afterwards from a background task. If storing takes longer than ``ack_budget`` seconds the
-ack goes out anyway and the work finishes in the background, so Slack never waits 3 seconds. A
-retried or redelivered event (``X-Slack-Retry-Num``, a Socket Mode redelivery) finds its message
-id in the inbound log and stores nothing; its replies are not posted twice because each carries a
+Delivery guarantee: Slack hears "received" only for what is stored. Every listener stores first
+and acknowledges after: the dispatcher (or the channel-prompt service) commits in one
+transaction, then Slack gets its 200 or envelope ack, and the replies are posted afterwards from a
+background task. If storing has not committed within ``ack_budget`` seconds (Slack gives up at
+3), the event is *not* acknowledged: over HTTP Slack gets a 503, in Socket Mode the envelope stays
+unacknowledged, and Slack sends the event again. The storing carries on meanwhile; if it commits,
+the retry finds the message id in the inbound log and stores nothing twice, and if the process
+dies first, the retry stores it. A retried or redelivered event (``X-Slack-Retry-Num``, a Socket
+Mode redelivery) stores nothing new; its replies are not posted twice because each carries a
 delivery key the outbox remembers.
+
+A request that is signed but cannot be read (not JSON, not UTF-8) gets a 400, and an event
+without the ``ts`` that identifies it is acknowledged and skipped: neither is logged with its
+content.
 """
 
 from __future__ import annotations
@@ -20,10 +27,13 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.base import InboundSink
@@ -63,6 +73,10 @@ _IGNORED_SUBTYPES = {
     "me_message",
 }
 OnDelivery = Callable[[DeliveryOutcome], Awaitable[None]]
+
+
+class NotStoredInTime(Exception):
+    """Storing an event did not commit within the ack budget, so Slack must send it again."""
 
 
 class SlackAdapter:
@@ -126,6 +140,8 @@ class SlackAdapter:
         self.app.action(re.compile(rf"^{_blocks.ACTION_PREFIX}\d+$"))(self._on_button)
         self.app.command(COMMAND)(self._on_command)
         self.app.event(re.compile(".*"))(self._on_other_event)
+        self.app.error(self._on_error)
+        self._verifier = SignatureVerifier(settings.signing_secret or "")
         self._sink: InboundSink | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
@@ -169,8 +185,47 @@ class SlackAdapter:
         log.info("slack events endpoint on %s:%s%s", self.host, self.port, self.settings.path)
 
     async def _http_handler(self, request: web.Request) -> web.Response:
-        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        """Check the signature, read the body, then let bolt dispatch it.
+
+        The signature is checked before the body is parsed, so only a request Slack signed can
+        reach the parser; one that is signed but unreadable is a 400, never a 500.
+        """
+        raw = await request.read()
+        try:
+            signed = self._verifier.is_valid(
+                raw,
+                request.headers.get("X-Slack-Request-Timestamp"),
+                request.headers.get("X-Slack-Signature"),
+            )
+        except ValueError:  # a timestamp that is not a number
+            signed = False
+        if not signed:
+            return web.Response(status=401, text="invalid request")
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=raw.decode("utf-8"),
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            log.warning("slack: refused a signed request that could not be read (%s)", _kind(exc))
+            return web.Response(status=400, text="unreadable request body")
+        bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
+
+    async def _on_error(self, error: Exception) -> BoltResponse:
+        """Bolt's one error handler: not stored in time is a 503 (Slack retries), else a 500.
+
+        Only the error's type is logged above DEBUG: a database error's text can carry a message.
+        """
+        if isinstance(error, NotStoredInTime):
+            log.warning(
+                "slack: an event was not stored within %.1fs; Slack will retry it", self.ack_budget
+            )
+            return BoltResponse(status=503, body="")
+        log.error("slack: handling an event failed (%s); Slack will retry it", _kind(error))
+        log.debug("slack: the failure in full", exc_info=error)
+        return BoltResponse(status=500, body="")
 
     async def stop(self) -> None:
         """Stop listening, let in-flight work and replies finish, release connections."""
@@ -205,18 +260,25 @@ class SlackAdapter:
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("slack background work failed", exc_info=task.exception())
+            error = task.exception()
+            log.error("slack background work failed (%s)", _kind(error))
+            log.debug("slack: the failure in full", exc_info=error)
 
     async def _within_budget(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run the storing work; return by the ack budget even if it has not finished.
+        """Run the storing work and return once it committed, within the ack budget.
 
-        An error raised within the budget propagates, so bolt answers 500 and Slack retries.
+        Raises:
+            NotStoredInTime: the budget ran out first. The work goes on in the background, but
+                the event is not acknowledged, so Slack sends it again (the inbound log makes
+                that retry harmless if the work commits after all).
+            Exception: whatever the work raised within the budget (bolt answers 500, Slack
+                retries).
         """
         task = self._spawn(coro)
         try:
             await asyncio.wait_for(asyncio.shield(task), self.ack_budget)
         except TimeoutError:
-            log.warning("acknowledging a slack event before its work finished")
+            raise NotStoredInTime() from None
 
     # -- sending ----------------------------------------------------------------------------
     async def send(self, to: Address, message: Outbound) -> str | None:
@@ -240,7 +302,7 @@ class SlackAdapter:
                 channel=channel, user=user, text=text, thread_ts=thread
             )
         except SlackApiError as exc:
-            log.warning("could not tell %s privately in %s: %s", user, channel, exc)
+            log.warning("slack: could not send a private notice (%s)", exc.response.get("error"))
 
     async def post_channel_prompts(
         self, campaign_id: str, entry_key: str, flow_id: str
@@ -273,7 +335,7 @@ class SlackAdapter:
             # Raised so a scheduler tries again later; what was posted is remembered and skipped.
             raise AdapterError(
                 f"{len(failed)} channel prompt(s) could not be posted: "
-                + "; ".join(f"{r.address.chat_ref}: {r.error}" for r in failed)
+                + "; ".join(sorted({str(r.error) for r in failed}))
             )
         return results
 
@@ -329,6 +391,11 @@ class SlackAdapter:
             return
         user = str(event["user"])
         ts = str(event.get("ts") or "")
+        if not ts or not channel:
+            # Without them the message has no identity: storing it would file it under a key
+            # ("C0VCS:") that every other such message shares. Slack would resend it unchanged.
+            log.warning("slack: skipped a message event without a ts or channel")
+            return
         text = _blocks.unescape(str(event.get("text") or ""))
         has_files = bool(event.get("files")) or subtype == "file_share"
         if event.get("channel_type") == "im" or channel.startswith("D"):
@@ -370,16 +437,17 @@ class SlackAdapter:
     async def _handle_edit(self, event: dict[str, Any], channel: str) -> None:
         message = event.get("message") or {}
         previous = event.get("previous_message") or {}
-        if _from_a_bot(message) or not message.get("ts"):
+        if _from_a_bot(message) or not message.get("ts") or not channel:
             return
         text = _blocks.unescape(str(message.get("text") or ""))
         if previous and _blocks.unescape(str(previous.get("text") or "")) == text:
             return  # an unfurl or a reaction, not an edit of what was said
         assert self._sink is not None
-        await self._sink(
+        user = str(message.get("user") or "")
+        replies = await self._sink(
             Inbound(
                 platform=PLATFORM,
-                user_ref=str(message.get("user") or ""),
+                user_ref=user,
                 address=Address(PLATFORM, channel),
                 received_at=self.clock.now(),
                 kind="edit",
@@ -388,6 +456,14 @@ class SlackAdapter:
                 raw=event,
             )
         )
+        # An edit that does not fit its question is refused with a hint: in a direct message
+        # it is said there, in a channel thread only to the person.
+        if replies and (event.get("channel_type") == "im" or channel.startswith("D")):
+            self._spawn(self._send_replies(Address(PLATFORM, channel), replies, None))
+        elif replies and user:
+            thread = message.get("thread_ts")
+            for reply in replies:
+                self._spawn(self._ephemeral(channel, user, reply.text, thread))
 
     async def _user_timezone(self, user: str) -> str | None:
         """The person's own timezone from users.info (cached), so quiet hours follow their clock.
@@ -414,7 +490,10 @@ class SlackAdapter:
         user = str((body.get("user") or {}).get("id") or "")
         container = body.get("container") or {}
         channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
-        message_ts = str(container.get("message_ts") or (body.get("message") or {}).get("ts"))
+        message_ts = str(container.get("message_ts") or (body.get("message") or {}).get("ts") or "")
+        if not (user and channel and message_ts):
+            log.warning("slack: skipped a button press without a user, channel or message ts")
+            return
         inbound = Inbound(
             platform=PLATFORM,
             user_ref=user,
@@ -449,7 +528,9 @@ class SlackAdapter:
                 blocks=_blocks.answered(message.get("blocks"), label),
             )
         except SlackApiError as exc:
-            log.warning("could not freeze the pressed question in %s: %s", channel, exc)
+            log.warning(
+                "slack: could not freeze a pressed question (%s)", exc.response.get("error")
+            )
         await self._send_replies(inbound.address, replies, inbound.platform_msg_id)
 
     # -- /listening ---------------------------------------------------------------------------
@@ -503,6 +584,11 @@ def format_status(report: StatusReport) -> str:
                 f"{count.responses} response(s) from {count.participants} people"
             )
     return "\n".join(lines)
+
+
+def _kind(error: BaseException | None) -> str:
+    """An error's type, for log lines that must not carry what a person wrote."""
+    return type(error).__name__ if error is not None else "unknown"
 
 
 def _from_a_bot(event: dict[str, Any]) -> bool:

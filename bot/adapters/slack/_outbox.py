@@ -100,20 +100,25 @@ class SlackOutbox:
                 self._done[key] = outcome
                 while len(self._done) > self._remember:
                     self._done.popitem(last=False)
-        level = logging.DEBUG if outcome.status == "sent" else logging.WARNING
-        log.log(
-            level,
-            "slack delivery %s to %s after %d attempt(s)%s",
+        # The channel id stays at DEBUG: a direct message's channel identifies a person.
+        log.debug(
+            "slack delivery %s to %s after %d attempt(s)",
             outcome.status,
             address.chat_ref,
             outcome.attempts,
-            f": {outcome.error}" if outcome.error else "",
         )
+        if outcome.status != "sent":
+            log.warning(
+                "slack delivery %s after %d attempt(s)%s",
+                outcome.status,
+                outcome.attempts,
+                f": {outcome.error}" if outcome.error else "",
+            )
         if self.on_delivery is not None:
             try:
                 await self.on_delivery(outcome)
             except Exception:  # a broken recorder must not turn a delivered message into an error
-                log.exception("on_delivery callback failed")
+                log.error("slack: on_delivery callback failed", exc_info=True)
         return outcome
 
     async def _post_paced(
@@ -201,7 +206,7 @@ class SlackOutbox:
                     limit=200,
                 )
         except (SlackApiError, *_MAYBE_SENT) as exc:
-            log.warning("could not look up an unanswered post in %s: %s", address.chat_ref, exc)
+            log.warning("slack: could not look up an unanswered post (%s)", type(exc).__name__)
             return None
         for message in response.get("messages") or []:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
