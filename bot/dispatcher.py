@@ -246,6 +246,8 @@ class Dispatcher:
                 inbound.address.chat_ref,
                 now,
                 timezone=inbound.timezone,
+                first_name=inbound.first_name,
+                last_name=inbound.last_name,
             )
             saved, has_state = None, False
         else:

@@ -23,7 +23,8 @@ class Inbound:
     """One thing a person did: typed text, pressed a button, sent a voice note, edited a message.
 
     ``platform_msg_id`` is unique per platform and makes redelivery harmless; ``raw`` keeps the
-    platform payload for debugging but nothing relies on it.
+    platform payload for debugging but nothing relies on it. ``first_name``/``last_name`` are the
+    platform's display names (stored at join time only to mask them in reports).
     """
 
     platform: str
@@ -37,6 +38,8 @@ class Inbound:
     edit_of: str | None = None
     group_hint: str | None = None
     timezone: str | None = None
+    first_name: str | None = field(default=None, repr=False)
+    last_name: str | None = field(default=None, repr=False)
     raw: Any = field(default=None, compare=False, repr=False)
 
 

@@ -80,6 +80,10 @@ class PlatformAddress(Base):
     user_ref: Mapped[str] = mapped_column(String(128))
     chat_ref: Mapped[str] = mapped_column(String(128))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # The platform's display names at join time (migration hd): contact details, used only to
+    # mask the person's own name in reports and redacted exports.
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    last_name: Mapped[str | None] = mapped_column(String(128))
 
 
 class Enrolment(Base):

@@ -78,11 +78,15 @@ class ParticipantRepo:
         now: datetime,
         *,
         timezone: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
     ) -> ParticipantRef:
         """A new participant with a fresh pseudonym and their platform address.
 
         ``timezone`` is the person's own IANA zone when the platform tells us (Slack does), so
-        quiet hours can follow their clock rather than the campaign's.
+        quiet hours can follow their clock rather than the campaign's. ``first_name`` and
+        ``last_name`` are the platform's display names, kept with the address (so erasure takes
+        them too) only to mask them in what leaves the database.
         """
         participant = Participant(pseudonym=new_pseudonym(), created_at=now)
         self.session.add(participant)
@@ -94,6 +98,8 @@ class ParticipantRepo:
                 user_ref=user_ref,
                 chat_ref=chat_ref,
                 timezone=timezone,
+                first_name=(first_name or "")[:128] or None,
+                last_name=(last_name or "")[:128] or None,
             )
         )
         await self.session.flush()
@@ -104,6 +110,20 @@ class ParticipantRepo:
             select(PlatformAddress).where(PlatformAddress.participant_id == participant_id)
         )
         return [AddressRef(r.participant_id, r.platform, r.user_ref, r.chat_ref) for r in rows]
+
+    async def names(self) -> dict[str, tuple[str, ...]]:
+        """Each participant's platform first and last names, by pseudonym (for masking)."""
+        rows = await self.session.execute(
+            select(Participant.pseudonym, PlatformAddress.first_name, PlatformAddress.last_name)
+            .join(PlatformAddress, PlatformAddress.participant_id == Participant.id)
+            .where(
+                or_(PlatformAddress.first_name.is_not(None), PlatformAddress.last_name.is_not(None))
+            )
+        )
+        found: dict[str, tuple[str, ...]] = {}
+        for pseudonym, first, last in rows:
+            found[pseudonym] = found.get(pseudonym, ()) + tuple(n for n in (first, last) if n)
+        return found
 
     async def erase(self, participant_id: int) -> int:
         """Delete the participant and everything that refers to them; returns answers erased."""

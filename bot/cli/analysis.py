@@ -102,11 +102,22 @@ def _progress_bars() -> Iterator[Any]:
         yield report
 
 
-def _analyse(comments: list[Comment], codebook: Path | None, n_themes: int | None) -> ThemeResult:
-    from bot.report.analyse import analyse
+def _analyse(
+    settings: Settings,
+    comments: list[Comment],
+    codebook: Path | None,
+    n_themes: int | None,
+) -> ThemeResult:
+    """Themes with names, phone numbers, emails and postcodes masked in what they show."""
+    from bot.redaction import Redactor
+    from bot.report.analyse import analyse, redact_themes
+    from storage.repositories import ParticipantRepo
 
     with _progress_bars() as progress:
-        return analyse(comments, codebook=codebook, n_themes=n_themes, progress=progress)
+        result = analyse(comments, codebook=codebook, n_themes=n_themes, progress=progress)
+    names = _run(_with_session(settings, lambda s: ParticipantRepo(s).names()))
+    redactor = Redactor(name for pair in names.values() for name in pair)
+    return redact_themes(result, comments, redactor, names)
 
 
 def _check_options(codebook: Path | None, n_themes: int | None) -> None:
@@ -156,7 +167,7 @@ def themes(
     _prepare_database(settings)
     rows, _ = _load(settings, campaign_id)
     comments = _comments(rows, campaign_id)
-    result = _analyse(comments, codebook, n_themes)
+    result = _analyse(settings, comments, codebook, n_themes)
     out.print(_themes_table(settings, result, comments))
     out.print(f"{result.method}", markup=False)
     if out_dir is not None and targets is not None:
@@ -264,7 +275,7 @@ def report(
         )
     else:
         try:
-            result = _analyse(comments, codebook, n_themes)
+            result = _analyse(settings, comments, codebook, n_themes)
         except AnalysisError as exc:
             if codebook is not None:
                 raise

@@ -96,10 +96,20 @@ def export(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="File to write (default: standard output).")
     ] = None,
+    redact: Annotated[
+        bool,
+        typer.Option(
+            "--redact",
+            help="Mask names, phone numbers, emails, postcodes and profile links in answers.",
+        ),
+    ] = False,
     force: ForceOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Export all responses, one row each, with pseudonyms instead of identities.
+
+    ``--redact`` masks identifying details in the ``answer`` column of every format (the
+    database keeps the answers as sent).
 
     ``--out`` never replaces the database or config file, replaces another existing file only
     with ``--force``, and is written through a temporary file, so a failed export leaves no half
@@ -123,6 +133,13 @@ def export(
         )
     _prepare_database(settings)
     rows = _run(_with_session(settings, lambda s: ResponseRepo(s).rows(campaign_id=campaign)))
+    if redact:
+        from bot.redaction import Redactor
+        from storage.repositories import ParticipantRepo
+
+        names = _run(_with_session(settings, lambda s: ParticipantRepo(s).names()))
+        redactor = Redactor(name for pair in names.values() for name in pair)
+        rows = exporting.redacted(rows, redactor, names)
     if fmt is ExportFormat.xlsx:
         data, _ = exporting.xlsx_bytes(rows)
         if target is not None:

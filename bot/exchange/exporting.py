@@ -6,11 +6,15 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from storage.records import ResponseRow
+
+if TYPE_CHECKING:
+    from bot.redaction import Redactor
 
 COLUMNS = (
     "response_id",
@@ -37,6 +41,20 @@ def readable_answer(row: ResponseRow) -> str:
     if row.channel == "slack":
         return _SLACK_MENTION.sub("@someone", row.answer)
     return row.answer
+
+
+def redacted(
+    rows: Iterable[ResponseRow], redactor: Redactor, names: Mapping[str, tuple[str, ...]]
+) -> list[ResponseRow]:
+    """The rows with identifying details masked in ``answer`` (``export --redact``).
+
+    Each answer is masked with its author's own platform names as well as the patterns; the
+    database keeps every answer as sent, only what is written out changes.
+    """
+    return [
+        replace(row, answer=redactor.mask(row.answer, names.get(row.participant, ())))
+        for row in rows
+    ]
 
 
 def row_values(row: ResponseRow) -> dict[str, str]:

@@ -7,7 +7,7 @@ Both ``themes`` and ``report`` go through :func:`analyse`, so they always agree 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ from storage.records import ResponseRow
 
 if TYPE_CHECKING:
     from bot.analysis import Comment, ThemeResult
+    from bot.redaction import Redactor
 
 Progress = Callable[[str, float], None]
 
@@ -53,3 +54,48 @@ def analyse(
         book = analysis.load_codebook(codebook)
         return analysis.apply_codebook(list(comments), book, progress=progress)
     return analysis.discover_themes(list(comments), n_themes, progress=progress)
+
+
+def redact_themes(
+    result: ThemeResult,
+    comments: Sequence[Comment],
+    redactor: Redactor,
+    names: Mapping[str, tuple[str, ...]],
+) -> ThemeResult:
+    """The same themes with identifying details masked in their quotes, keywords and labels.
+
+    Each quote is traced back to the comment it was taken from, so its author's own platform
+    names are masked in any case; the whole comment is masked before it is clipped again, so a
+    phone number cut in half by the clip is never shown in part.
+    """
+    from dataclasses import replace
+
+    from bot.analysis.describe import _clip
+
+    flat = [(" ".join(c.text.split()), c.participant) for c in comments]
+
+    def source(quote: str) -> tuple[str, str] | None:
+        stem = quote.removesuffix("…")
+        for text, participant in flat:
+            if text.startswith(stem):
+                return text, participant
+        return None
+
+    def quote_of(quote: str) -> str:
+        found = source(quote)
+        if found is None:
+            return redactor.mask(quote)
+        text, participant = found
+        masked = redactor.mask(text, names.get(participant, ()))
+        return _clip(masked) if quote.endswith("…") else masked
+
+    themes = tuple(
+        replace(
+            theme,
+            label=redactor.mask(theme.label),
+            keywords=tuple(k for k in theme.keywords if not redactor.is_name(k)),
+            quotes=tuple(quote_of(q) for q in theme.quotes),
+        )
+        for theme in result.themes
+    )
+    return replace(result, themes=themes)

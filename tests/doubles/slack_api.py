@@ -62,6 +62,8 @@ class SlackApiDouble:
     acks: list[dict[str, Any]] = field(default_factory=list)
     rejected: int = 0
     timezones: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    """Display names users.info reports ("First Last"), by user id."""
     _plans: dict[str, list[Plan]] = field(default_factory=lambda: defaultdict(list))
     _last_post: dict[str, float] = field(default_factory=dict)
     _last_ts: int = 0
@@ -151,7 +153,19 @@ class SlackApiDouble:
     async def _users_info(self, args: dict[str, Any]) -> web.Response:
         user = str(args.get("user") or "")
         zone = self.timezones.get(user, "Europe/London")
-        return _json({"ok": True, "user": {"id": user, "tz": zone}})
+        first, _, last = self.names.get(user, "").partition(" ")
+        profile = {"first_name": first, "last_name": last, "real_name": f"{first} {last}".strip()}
+        return _json(
+            {
+                "ok": True,
+                "user": {
+                    "id": user,
+                    "tz": zone,
+                    "real_name": profile["real_name"],
+                    "profile": profile,
+                },
+            }
+        )
 
     async def _auth_test(self, args: dict[str, Any]) -> web.Response:
         return _json(

@@ -23,6 +23,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -126,7 +127,7 @@ class SlackAdapter:
             token=settings.bot_token, base_url=api_url, timeout=post_timeout, retry_handlers=[]
         )
         self.outbox = SlackOutbox(self.client, clock, interval=interval, on_delivery=on_delivery)
-        self._timezones: dict[str, str | None] = {}
+        self._profiles: dict[str, _Profile] = {}
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.signing_secret or "",
@@ -399,6 +400,7 @@ class SlackAdapter:
         text = _blocks.unescape(str(event.get("text") or ""))
         has_files = bool(event.get("files")) or subtype == "file_share"
         if event.get("channel_type") == "im" or channel.startswith("D"):
+            profile = await self._user_profile(user)
             inbound = Inbound(
                 platform=PLATFORM,
                 user_ref=user,
@@ -409,7 +411,9 @@ class SlackAdapter:
                 platform_msg_id=f"{channel}:{ts}",
                 file_id=(event.get("files") or [{}])[0].get("id") if has_files else None,
                 group_hint=self.settings.users.get(user),
-                timezone=await self._user_timezone(user),
+                timezone=profile.timezone,
+                first_name=profile.first_name,
+                last_name=profile.last_name,
                 raw=event,
             )
             replies = await sink(inbound)
@@ -465,22 +469,22 @@ class SlackAdapter:
             for reply in replies:
                 self._spawn(self._ephemeral(channel, user, reply.text, thread))
 
-    async def _user_timezone(self, user: str) -> str | None:
-        """The person's own timezone from users.info (cached), so quiet hours follow their clock.
+    async def _user_profile(self, user: str) -> _Profile:
+        """The person's own timezone and display names from users.info (cached).
 
-        Best effort: a slow or failing look-up gives None (the campaign's timezone applies) and
-        never holds up storing the message.
+        The timezone lets quiet hours follow their clock; the names are stored with their
+        address only to mask them in reports. Best effort: a slow or failing look-up gives an
+        empty profile (the campaign's timezone applies) and never holds up storing the message.
         """
-        if user in self._timezones:
-            return self._timezones[user]
+        if user in self._profiles:
+            return self._profiles[user]
         try:
             response = await asyncio.wait_for(self.client.users_info(user=user), timeout=1.0)
-            zone = (response.get("user") or {}).get("tz")
-            found = zone if isinstance(zone, str) and zone else None
+            found = _Profile.of(response.get("user") or {})
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
-            log.info("slack: no timezone for a user (%s)", type(exc).__name__)
-            found = None
-        self._timezones[user] = found
+            log.info("slack: no profile for a user (%s)", type(exc).__name__)
+            found = _Profile()
+        self._profiles[user] = found
         return found
 
     # -- buttons ----------------------------------------------------------------------------
@@ -584,6 +588,26 @@ def format_status(report: StatusReport) -> str:
                 f"{count.responses} response(s) from {count.participants} people"
             )
     return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """What users.info tells about a person that the bot keeps (see ``_user_profile``)."""
+
+    timezone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+    @classmethod
+    def of(cls, user: dict[str, Any]) -> _Profile:
+        profile = user.get("profile") or {}
+        zone = user.get("tz")
+        first = str(profile.get("first_name") or "").strip()
+        last = str(profile.get("last_name") or "").strip()
+        if not first and not last:
+            real = str(profile.get("real_name") or user.get("real_name") or "").split()
+            first, last = (real[0], " ".join(real[1:])) if real else ("", "")
+        return cls(zone if isinstance(zone, str) and zone else None, first or None, last or None)
 
 
 def _kind(error: BaseException | None) -> str:

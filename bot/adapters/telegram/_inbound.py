@@ -57,6 +57,8 @@ def message_inbound(
         "user_ref": str(user.id),
         "address": Address(PLATFORM, str(chat_id)),
         "received_at": now,
+        "first_name": user.first_name or None,
+        "last_name": user.last_name or None,
         "raw": update,
     }
     ref = message_ref(chat_id, message.message_id)
