@@ -621,3 +621,21 @@ async def test_an_invalid_edit_in_a_dm_is_refused_with_the_hint(harness: Harness
     [row] = await stored(harness.dispatcher)
     assert (row.answer, row.original_answer) == ("4", None)
     assert "Please pick a number from 1 to 5." in slack.posts(dm)[-1]["text"]
+
+
+async def test_dm_participant_names_are_kept_with_their_address_for_masking(
+    harness: Harness,
+) -> None:
+    harness.slack.names["UDM8"] = "Kirsty Smith"
+    assert (
+        await harness.event(message_event("UDM8", "D0DM8", "hi", "9.1", channel_type="im")) == 200
+    )
+    async with harness.dispatcher.sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(PlatformAddress.first_name, PlatformAddress.last_name).where(
+                    PlatformAddress.user_ref == "UDM8"
+                )
+            )
+        ).one()
+    assert tuple(row) == ("Kirsty", "Smith")
