@@ -92,10 +92,19 @@ def redact_themes(
     themes = tuple(
         replace(
             theme,
-            label=redactor.mask(theme.label),
+            label=_mask_words(redactor.mask(theme.label), redactor),
             keywords=tuple(k for k in theme.keywords if not redactor.is_name(k)),
             quotes=tuple(quote_of(q) for q in theme.quotes),
         )
         for theme in result.themes
     )
     return replace(result, themes=themes)
+
+
+def _mask_words(label: str, redactor: Redactor) -> str:
+    """A label is made of keywords, often lower case: a name among them becomes ``[name]``."""
+    import re
+
+    return re.sub(
+        r"[^\W\d_]+", lambda m: "[name]" if redactor.is_name(m.group()) else m.group(), label
+    )

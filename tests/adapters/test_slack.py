@@ -639,3 +639,26 @@ async def test_dm_participant_names_are_kept_with_their_address_for_masking(
             )
         ).one()
     assert tuple(row) == ("Kirsty", "Smith")
+
+
+async def test_log_lines_above_debug_carry_no_slack_ids_names_or_text(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    slack, dm = harness.slack, "D0SECRET1"
+    slack.names["USECRET1"] = "Kirsty Smith"
+    prompt_ts = await harness.post_prompt()
+    slack.plan("chat.postMessage", *[Plan(status=400, error="not_in_channel")] * 3)
+    slack.plan("chat.postEphemeral", Plan(status=400, error="channel_not_found"))
+    slack.plan("users.info", Plan(status=400, error="user_not_found"))
+    text = "Kirsty here, my secret words"
+    await harness.event(message_event("USECRET1", dm, text, "4.1", channel_type="im"))
+    upload = message_event(
+        "USECRET1", VCS_CHANNEL, "", "4.2", thread_ts=prompt_ts, files=[{"id": "F9"}]
+    )
+    await harness.event(upload)
+    await harness.event({}, body='{"broken": "Kirsty')
+    above_debug = "\n".join(r.getMessage() for r in caplog.records if r.levelno > 10)
+    assert above_debug  # the failures were logged ...
+    for secret in ("USECRET1", "D0SECRET1", "Kirsty", "secret words", VCS_CHANNEL):
+        assert secret not in above_debug, secret  # ... without who or what

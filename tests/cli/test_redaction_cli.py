@@ -11,7 +11,6 @@ import csv
 import io
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
