@@ -235,7 +235,12 @@ class Redactor:
         for index, word in enumerate(words):
             if word.folded in own or (word.capital and word.folded in self._known):
                 add(word.start, word.end, NAME)
-            elif word.capital and word.first_part in self._firsts and not _shouting(text):
+            elif (
+                word.capital
+                and word.first_part in self._firsts
+                and not _after_saint(text, word.start)
+                and not _shouting(text)
+            ):
                 add(word.start, word.end, NAME)
                 following = words[index + 1] if index + 1 < len(words) else None
                 if (
@@ -274,6 +279,14 @@ class _Word:
             folded.split("-", 1)[0],
             base[:1].isupper(),
         )
+
+
+_SAINT = re.compile(r"\b(?:St|Saint)\.?\s+$")
+
+
+def _after_saint(text: str, start: int) -> bool:
+    """ "St James's", "St Mary's": a church, school or hospital, not a person."""
+    return bool(_SAINT.search(text[max(0, start - 8) : start]))
 
 
 def _shouting(text: str) -> bool:
