@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -93,6 +93,8 @@ class ChannelReply:
     platform_msg_id: str
     text: str
     received_at: datetime
+    first_name: str | None = field(default=None, repr=False)
+    last_name: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +331,12 @@ class ChannelPrompts:
         if participant is None:
             # Reached by a direct message to the user id until they write to us themselves.
             participant = await ParticipantRepo(session).create(
-                self.platform, reply.user_ref, reply.user_ref, now
+                self.platform,
+                reply.user_ref,
+                reply.user_ref,
+                now,
+                first_name=reply.first_name,
+                last_name=reply.last_name,
             )
             known.people[reply.user_ref] = participant
         known.seen.add(reply.platform_msg_id)

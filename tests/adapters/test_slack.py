@@ -662,3 +662,19 @@ async def test_log_lines_above_debug_carry_no_slack_ids_names_or_text(
     assert above_debug  # the failures were logged ...
     for secret in ("USECRET1", "D0SECRET1", "Kirsty", "secret words", VCS_CHANNEL):
         assert secret not in above_debug, secret  # ... without who or what
+
+
+async def test_thread_repliers_names_are_kept_too(harness: Harness) -> None:
+    harness.slack.names["UVCS9"] = "Dan Morris"
+    prompt_ts = await harness.post_prompt()
+    reply = message_event("UVCS9", VCS_CHANNEL, "Dan here", "6.1", thread_ts=prompt_ts)
+    assert await harness.event(reply) == 200
+    async with harness.dispatcher.sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(PlatformAddress.first_name, PlatformAddress.last_name).where(
+                    PlatformAddress.user_ref == "UVCS9"
+                )
+            )
+        ).one()
+    assert tuple(row) == ("Dan", "Morris")

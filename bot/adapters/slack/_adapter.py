@@ -430,9 +430,18 @@ class SlackAdapter:
             self._spawn(self._ephemeral(channel, user, FILE_REPLY, str(thread)))
             if not text.strip():
                 return
+        profile = await self._user_profile(user)
         result = await prompts.record_reply(
             ChannelReply(
-                PLATFORM, user, channel, str(thread), f"{channel}:{ts}", text, self.clock.now()
+                PLATFORM,
+                user,
+                channel,
+                str(thread),
+                f"{channel}:{ts}",
+                text,
+                self.clock.now(),
+                first_name=profile.first_name,
+                last_name=profile.last_name,
             )
         )
         if result.notice:
