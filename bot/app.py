@@ -14,6 +14,8 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.errors import BotError
+from bot.monitoring import MonitoringServer, Readiness
+from bot.monitoring.checks import adapter_check, counted_sink, scheduler_check
 from storage.db import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -105,9 +107,12 @@ class BotApp:
             self.settings, self.sessionmaker, self.dispatcher, self.adapters, self.clock
         )
         scheduling = False
+        monitoring = self._monitoring(started, scheduler)
         try:
+            if monitoring is not None:
+                await monitoring.start()
             for adapter in self.adapters.values():
-                await adapter.start(self.dispatcher.handle)
+                await adapter.start(counted_sink(adapter.name, self.dispatcher.handle))
                 started.append(adapter)
                 log.info("%s adapter started", adapter.name)
             await scheduler.start()
@@ -119,3 +124,18 @@ class BotApp:
                 await scheduler.stop()
             for adapter in reversed(started):
                 await adapter.stop()
+            if monitoring is not None:
+                await monitoring.stop()
+
+    def _monitoring(self, started: list[Adapter], scheduler: Any) -> MonitoringServer | None:
+        """The health and metrics endpoints, when ``monitoring.port`` is set."""
+        settings = self.settings.monitoring
+        if settings.port is None:
+            return None
+        readiness = Readiness()
+        for name, adapter in self.adapters.items():
+            readiness.add(f"adapter:{name}", adapter_check(adapter, started))
+        readiness.add("scheduler", scheduler_check(scheduler))
+        return MonitoringServer(
+            self.sessionmaker, self.clock, readiness, listen=settings.listen, port=settings.port
+        )

@@ -72,6 +72,17 @@ class SlackSettings(_Strict):
         return bool(self.bot_token)
 
 
+class MonitoringSettings(_Strict):
+    """The ``monitoring`` section: ``/healthz``, ``/readyz`` and ``/metrics`` on their own port.
+
+    Off unless ``port`` is set. Listens on 127.0.0.1 by default: metrics are for the operator's
+    network, not the internet (in containers set ``listen: 0.0.0.0`` behind the proxy).
+    """
+
+    listen: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+
 class Group(_Strict):
     """A stakeholder group; ``self_select`` lets people pick it without an invite."""
 
@@ -178,6 +189,7 @@ class Settings(_Strict):
     quiet_hours: str | None = None
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     groups: list[Group]
     flows: list[Flow]
     campaigns: list[Campaign]

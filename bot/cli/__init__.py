@@ -10,7 +10,7 @@ import sys
 
 # isort: off
 # Registration order is the order `listening-bot --help` lists the commands in.
-from bot.cli import run, check, invites, transfer, privacy, analysis, status, db  # noqa: F401
+from bot.cli import run, check, invites, transfer, privacy, analysis, status, backup, db  # noqa: F401
 
 # isort: on
 from bot.cli._common import app, err
