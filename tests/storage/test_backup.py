@@ -24,7 +24,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _seed_participant(conn: sqlite3.Connection) -> int:
     conn.execute(
-        "INSERT INTO participants (pseudonym, created_at) VALUES ('P-backup', '2026-03-02 10:00:00.000000')"
+        "INSERT INTO participants (pseudonym, created_at)"
+        " VALUES ('P-backup', '2026-03-02 10:00:00.000000')"
     )
     return int(conn.execute("SELECT id FROM participants").fetchone()[0])
 
