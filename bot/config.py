@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import cached_property
@@ -276,16 +276,33 @@ def expand_env(value: Any, environ: dict[str, str] | os._Environ[str] | None = N
     """Replace ``${NAME}`` (or ``${NAME:-default}``) in every string from the environment.
 
     An unset variable without a default becomes an empty string, so an adapter whose token is not
-    set is simply disabled instead of failing the whole file.
+    set is simply disabled instead of failing the whole file. ``NAME_FILE`` (the Docker secrets
+    convention, as in the official PostgreSQL image) names a file whose content is the value when
+    ``NAME`` itself is unset.
     """
     env = os.environ if environ is None else environ
     if isinstance(value, str):
-        return _ENV_REF.sub(lambda m: env.get(m.group(1), m.group(2) or ""), value)
+        return _ENV_REF.sub(lambda m: _lookup(env, m.group(1), m.group(2) or ""), value)
     if isinstance(value, list):
         return [expand_env(item, env) for item in value]
     if isinstance(value, dict):
         return {key: expand_env(item, env) for key, item in value.items()}
     return value
+
+
+def _lookup(env: Mapping[str, str], name: str, default: str) -> str:
+    """``$NAME``, else the content of the file ``$NAME_FILE`` names (trailing newline dropped)."""
+    if name in env:
+        return env[name]
+    secret_file = env.get(f"{name}_FILE")
+    if not secret_file:
+        return default
+    try:
+        return Path(secret_file).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(
+            f"{name}_FILE names a file that cannot be read ({exc.strerror or type(exc).__name__})."
+        ) from None
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -589,7 +606,8 @@ def load_settings(
         raise ConfigError(f"The config file {chosen} must be a YAML mapping of top-level keys.")
     data = _blank_to_none(expand_env(data, env))
     if env.get("LISTENING_DATABASE_URL"):
-        data["database_url"] = env["LISTENING_DATABASE_URL"]
+        # expanded too, so a password can come from a secret file: ...:${DB_PASSWORD}@db/...
+        data["database_url"] = expand_env(env["LISTENING_DATABASE_URL"], env)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
