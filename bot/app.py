@@ -16,6 +16,7 @@ from bot.dispatcher import Dispatcher
 from bot.errors import BotError
 from bot.monitoring import MonitoringServer, Readiness
 from bot.monitoring.checks import adapter_check, counted_sink, scheduler_check
+from bot.privacy.retention import daily_purge
 from storage.db import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,12 @@ class BotApp:
             await scheduler.start()
             scheduling = True
             log.info("scheduler started")
+            retention = asyncio.create_task(
+                daily_purge(self.sessionmaker, self.settings, self.clock, stop),
+                name="retention-purge",
+            )
             await stop.wait()
+            await retention
         finally:
             if scheduling:
                 await scheduler.stop()

@@ -165,6 +165,32 @@ class Reminders(_Strict):
     max: int = Field(default=1, ge=0, le=10)
 
 
+class Retention(_Strict):
+    """How long a campaign's data is kept after it closes (``retention`` in a campaign).
+
+    ``contact_details``: platform addresses, names and delivery records; ``answers``: the
+    answers themselves, deleted then, or kept detached from any pseudonym when ``anonymise``.
+    Unset means kept until someone deletes them.
+    """
+
+    contact_details: str | None = None
+    answers: str | None = None
+    anonymise: bool = False
+
+    @field_validator("contact_details", "answers")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)  # raises ValueError with the accepted forms
+        return value
+
+    def contact_limit(self) -> timedelta | None:
+        return parse_duration(self.contact_details) if self.contact_details else None
+
+    def answers_limit(self) -> timedelta | None:
+        return parse_duration(self.answers) if self.answers else None
+
+
 class Campaign(_Strict):
     """One listening campaign: who, which flows, when."""
 
@@ -179,6 +205,7 @@ class Campaign(_Strict):
     quiet_hours: str | None = None
     schedule: list[ScheduleEntry] = Field(default_factory=list)
     reminders: Reminders | None = None
+    retention: Retention | None = None
 
 
 class Settings(_Strict):
