@@ -85,6 +85,7 @@ def as_html(
     held: HeldData, settings: Settings, generated_at: datetime, consent_texts: dict[int, str]
 ) -> str:
     """The readable page: answers with their questions, consents with their text, then all."""
+    titles = {c.id: c.title for c in settings.campaigns}
     answers = [
         {
             "question": _question(settings, row["flow_id"], row["step_id"]),
@@ -105,7 +106,6 @@ def as_html(
         for row in held.tables.get("consent_records", [])
     ]
     groups = {g.id: g.label for g in settings.groups}
-    titles = {c.id: c.title for c in settings.campaigns}
     enrolments = [
         {
             "campaign": titles.get(row["campaign_id"], row["campaign_id"]),
