@@ -12,12 +12,12 @@ import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from storage.db import make_engine, make_sessionmaker
 from storage.models import OutboxRow, Response
 from tests.adapters.telegram_harness import Parent
 from tests.adapters.test_telegram_process import BotProcess
@@ -55,7 +55,7 @@ async def _wait_ready(base: str, timeout: float = 30.0) -> str:
 
 
 async def test_metrics_match_the_doubles_records_and_logs_are_json(
-    tmp_path: Path, tg: TelegramApiDouble, sqlite_url: str, sessionmaker: Any
+    tmp_path: Path, tg: TelegramApiDouble, sqlite_url: str
 ) -> None:
     port = free_port()
     data = example_data()
@@ -87,11 +87,13 @@ async def test_metrics_match_the_doubles_records_and_logs_are_json(
         await parent.say(PARENT_TEXT, "example from your own experience")
         await tg.wait_for(lambda: any("Tell it as it is" in t for t in tg.texts()), 5)
 
-        async with sessionmaker() as session:
+        engine = make_engine(sqlite_url)
+        async with make_sessionmaker(engine)() as session:
             answers = await session.scalar(select(func.count()).select_from(Response))
             sent_rows = await session.scalar(
                 select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "sent")
             )
+        await engine.dispose()
         status, body = await _get(f"{base}/metrics")
     finally:
         assert await bot.terminate() == 0, log.read_text()
