@@ -14,6 +14,9 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.errors import BotError
+from bot.monitoring import MonitoringServer, Readiness
+from bot.monitoring.checks import adapter_check, counted_sink, scheduler_check
+from bot.privacy.retention import daily_purge
 from storage.db import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -105,17 +108,40 @@ class BotApp:
             self.settings, self.sessionmaker, self.dispatcher, self.adapters, self.clock
         )
         scheduling = False
+        monitoring = self._monitoring(started, scheduler)
         try:
+            if monitoring is not None:
+                await monitoring.start()
             for adapter in self.adapters.values():
-                await adapter.start(self.dispatcher.handle)
+                await adapter.start(counted_sink(adapter.name, self.dispatcher.handle))
                 started.append(adapter)
                 log.info("%s adapter started", adapter.name)
             await scheduler.start()
             scheduling = True
             log.info("scheduler started")
+            retention = asyncio.create_task(
+                daily_purge(self.sessionmaker, self.settings, self.clock, stop),
+                name="retention-purge",
+            )
             await stop.wait()
+            await retention
         finally:
             if scheduling:
                 await scheduler.stop()
             for adapter in reversed(started):
                 await adapter.stop()
+            if monitoring is not None:
+                await monitoring.stop()
+
+    def _monitoring(self, started: list[Adapter], scheduler: Any) -> MonitoringServer | None:
+        """The health and metrics endpoints, when ``monitoring.port`` is set."""
+        settings = self.settings.monitoring
+        if settings.port is None:
+            return None
+        readiness = Readiness()
+        for name, adapter in self.adapters.items():
+            readiness.add(f"adapter:{name}", adapter_check(adapter, started))
+        readiness.add("scheduler", scheduler_check(scheduler))
+        return MonitoringServer(
+            self.sessionmaker, self.clock, readiness, listen=settings.listen, port=settings.port
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import cached_property
@@ -71,6 +71,17 @@ class SlackSettings(_Strict):
     @property
     def enabled(self) -> bool:
         return bool(self.bot_token)
+
+
+class MonitoringSettings(_Strict):
+    """The ``monitoring`` section: ``/healthz``, ``/readyz`` and ``/metrics`` on their own port.
+
+    Off unless ``port`` is set. Listens on 127.0.0.1 by default: metrics are for the operator's
+    network, not the internet (in containers set ``listen: 0.0.0.0`` behind the proxy).
+    """
+
+    listen: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=1, le=65535)
 
 
 class Group(_Strict):
@@ -155,6 +166,32 @@ class Reminders(_Strict):
     max: int = Field(default=1, ge=0, le=10)
 
 
+class Retention(_Strict):
+    """How long a campaign's data is kept after it closes (``retention`` in a campaign).
+
+    ``contact_details``: platform addresses, names and delivery records; ``answers``: the
+    answers themselves, deleted then, or kept detached from any pseudonym when ``anonymise``.
+    Unset means kept until someone deletes them.
+    """
+
+    contact_details: str | None = None
+    answers: str | None = None
+    anonymise: bool = False
+
+    @field_validator("contact_details", "answers")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)  # raises ValueError with the accepted forms
+        return value
+
+    def contact_limit(self) -> timedelta | None:
+        return parse_duration(self.contact_details) if self.contact_details else None
+
+    def answers_limit(self) -> timedelta | None:
+        return parse_duration(self.answers) if self.answers else None
+
+
 class Campaign(_Strict):
     """One listening campaign: who, which flows, when."""
 
@@ -169,6 +206,7 @@ class Campaign(_Strict):
     quiet_hours: str | None = None
     schedule: list[ScheduleEntry] = Field(default_factory=list)
     reminders: Reminders | None = None
+    retention: Retention | None = None
 
 
 class Settings(_Strict):
@@ -179,6 +217,7 @@ class Settings(_Strict):
     quiet_hours: str | None = None
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     groups: list[Group]
     flows: list[Flow]
     campaigns: list[Campaign]
@@ -268,16 +307,33 @@ def expand_env(value: Any, environ: dict[str, str] | os._Environ[str] | None = N
     """Replace ``${NAME}`` (or ``${NAME:-default}``) in every string from the environment.
 
     An unset variable without a default becomes an empty string, so an adapter whose token is not
-    set is simply disabled instead of failing the whole file.
+    set is simply disabled instead of failing the whole file. ``NAME_FILE`` (the Docker secrets
+    convention, as in the official PostgreSQL image) names a file whose content is the value when
+    ``NAME`` itself is unset.
     """
     env = os.environ if environ is None else environ
     if isinstance(value, str):
-        return _ENV_REF.sub(lambda m: env.get(m.group(1), m.group(2) or ""), value)
+        return _ENV_REF.sub(lambda m: _lookup(env, m.group(1), m.group(2) or ""), value)
     if isinstance(value, list):
         return [expand_env(item, env) for item in value]
     if isinstance(value, dict):
         return {key: expand_env(item, env) for key, item in value.items()}
     return value
+
+
+def _lookup(env: Mapping[str, str], name: str, default: str) -> str:
+    """``$NAME``, else the content of the file ``$NAME_FILE`` names (trailing newline dropped)."""
+    if name in env:
+        return env[name]
+    secret_file = env.get(f"{name}_FILE")
+    if not secret_file:
+        return default
+    try:
+        return Path(secret_file).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(
+            f"{name}_FILE names a file that cannot be read ({exc.strerror or type(exc).__name__})."
+        ) from None
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -585,7 +641,8 @@ def load_settings(
     ]
     data = _blank_to_none(expand_env(data, env))
     if env.get("LISTENING_DATABASE_URL"):
-        data["database_url"] = env["LISTENING_DATABASE_URL"]
+        # expanded too, so a password can come from a secret file: ...:${DB_PASSWORD}@db/...
+        data["database_url"] = expand_env(env["LISTENING_DATABASE_URL"], env)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:

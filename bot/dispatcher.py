@@ -31,6 +31,7 @@ from bot.flows.engine import (
     parse_command,
 )
 from bot.flows.state import ConversationState
+from storage.consent import AGREED, WITHDRAWN, ConsentRepo
 from storage.records import NewResponse, ParticipantRef
 from storage.repositories import (
     EnrolmentRepo,
@@ -43,6 +44,7 @@ from storage.repositories import (
 )
 
 log = logging.getLogger(__name__)
+DEFAULT_LANGUAGE = "en"
 MYDATA_SHOWN = 20
 # Replies cut off by a crash are sent on restart only if this recent; older ones would confuse.
 REPLAY_WINDOW = timedelta(days=1)
@@ -240,6 +242,10 @@ class Dispatcher:
         states = StateRepo(session)
         found = await states.load_by_address(inbound.platform, inbound.user_ref)
         if found is None:
+            if inbound.platform_msg_id and await InboundLogRepo(session).was_erasing(
+                inbound.platform, inbound.platform_msg_id
+            ):
+                return []  # a redelivered /delete (or "no" to consent): they stay forgotten
             participant = await ParticipantRepo(session).create(
                 inbound.platform,
                 inbound.user_ref,
@@ -273,13 +279,16 @@ class Dispatcher:
         if not erased:
             await states.save(participant.id, t.state.to_json(), now, exists=has_state)
         if inbound.platform_msg_id:
-            await InboundLogRepo(session).record(
-                inbound.platform,
-                inbound.platform_msg_id,
-                None if erased else participant.id,
-                [outbound_to_json(r) for r in t.replies],
-                now,
-            )
+            replies = [outbound_to_json(r) for r in t.replies]
+            log_repo = InboundLogRepo(session)
+            if erased:
+                await log_repo.record_erasing(
+                    inbound.platform, inbound.platform_msg_id, replies, now
+                )
+            else:
+                await log_repo.record(
+                    inbound.platform, inbound.platform_msg_id, participant.id, replies, now
+                )
         return t.replies
 
     async def sending(self, platform: str, msg_ids: Sequence[str]) -> None:
@@ -399,10 +408,16 @@ class Dispatcher:
                     effect.invite_code,
                     now,
                 )
+                await self._record_consent(
+                    session, participant.id, effect.campaign_id, AGREED, platform, now
+                )
                 if effect.invite_code:
                     await InviteRepo(session).use(effect.invite_code)
             elif isinstance(effect, OptOut):
                 await enrolments.opt_out(participant.id, effect.campaign_id, now)
+                await self._record_consent(
+                    session, participant.id, effect.campaign_id, WITHDRAWN, platform, now
+                )
             elif isinstance(effect, FlowStarted):
                 await progress.mark(
                     participant.id,
@@ -430,6 +445,32 @@ class Dispatcher:
                 _new_response(record, participant.id, group, platform, source_msg_id, now, index)
             )
         return False
+
+    async def _record_consent(
+        self,
+        session: AsyncSession,
+        participant_id: int,
+        campaign_id: str | None,
+        decision: str,
+        platform: str,
+        now: datetime,
+    ) -> None:
+        """Keep the exact consent text (its version) the person agreed to or withdrew from.
+
+        The bot speaks the campaign's default language only, so that is the language recorded.
+        """
+        campaign = self.settings.campaign_by_id.get(campaign_id or "")
+        if campaign is None:  # /stop before joining any campaign: nothing was agreed to
+            return
+        await ConsentRepo(session).record(
+            participant_id,
+            campaign_id,
+            campaign.consent,
+            decision,
+            at=now,
+            channel=platform,
+            language=DEFAULT_LANGUAGE,
+        )
 
     async def _describe(self, session: AsyncSession, participant_id: int) -> str:
         """The /mydata answer: everything we hold, in plain words."""

@@ -194,6 +194,7 @@ class Invite(Base):
     """An invite code that enrols into one campaign and group."""
 
     __tablename__ = "invites"
+    __table_args__ = ({"info": {"personal": False}},)
 
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     campaign_id: Mapped[str] = mapped_column(String(64))
@@ -247,3 +248,53 @@ class OutboxRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# -- data protection: consent records and the organisers' audit log (migration dp01) ----------
+class ConsentText(Base):
+    """One version of a campaign's consent text, exactly as shown; a new text is a new version."""
+
+    __tablename__ = "consent_texts"
+    __table_args__ = (
+        UniqueConstraint("text_hash", "campaign_id"),
+        UniqueConstraint("campaign_id", "version"),
+        {"info": {"personal": False}},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    first_shown_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConsentRecord(Base):
+    """A person's agreement to (or withdrawal from) one consent text: when, where, language."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    consent_text_id: Mapped[int] = mapped_column(ForeignKey("consent_texts.id"))
+    decision: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(16))
+
+
+class AuditEntry(Base):
+    """An organiser's action (import, export, forget, purge, ...): who, when, counts; no content."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = ({"info": {"personal": False}},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    campaign_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -126,25 +126,14 @@ class ParticipantRepo:
         return found
 
     async def erase(self, participant_id: int) -> int:
-        """Delete the participant and everything that refers to them; returns answers erased."""
-        count = await self.session.scalar(
-            select(func.count())
-            .select_from(Response)
-            .where(Response.participant_id == participant_id)
-        )
-        for model in (
-            Response,
-            InboundLog,
-            FlowProgress,
-            Enrolment,
-            ConversationRow,
-            PlatformAddress,
-        ):
-            await self.session.execute(
-                delete(model).where(model.participant_id == participant_id)  # type: ignore[attr-defined]
-            )
-        await self.session.execute(delete(Participant).where(Participant.id == participant_id))
-        return int(count or 0)
+        """Delete the participant and everything that refers to them; returns answers erased.
+
+        Every table is reached, found from the schema (see :mod:`storage.personal_data`).
+        """
+        from storage.personal_data import erase
+
+        removed = await erase(self.session, participant_id)
+        return removed.get(Response.__tablename__, 0)
 
 
 class StateRepo:
@@ -510,6 +499,13 @@ class ResponseRepo:
         return int(await self.session.scalar(query) or 0)
 
 
+def erasing_digest(platform_msg_id: str) -> str:
+    """The stand-in id of an erasing message: ``erased:`` and a SHA-256 digest of the real id."""
+    import hashlib
+
+    return "erased:" + hashlib.sha256(platform_msg_id.encode()).hexdigest()[:48]
+
+
 class InboundLogRepo:
     """Remembers handled platform messages so redelivery changes nothing and repeats the reply."""
 
@@ -628,6 +624,27 @@ class InboundLogRepo:
             .limit(limit)
         )
         return [(r.platform_msg_id, r.chat_ref, list(r.replies)) for r in rows]
+
+    async def record_erasing(
+        self, platform: str, platform_msg_id: str, replies: Sequence[dict[str, Any]], now: datetime
+    ) -> None:
+        """Log a message that erased its sender (``/delete``, declined consent) without its id.
+
+        The platform's message id names the chat, and the person asked to be forgotten, so only
+        a one-way digest is kept: enough to know a redelivery of this message (see
+        :meth:`was_erasing`), linked to nothing else we hold.
+        """
+        await self.record(platform, erasing_digest(platform_msg_id), None, replies, now)
+
+    async def was_erasing(self, platform: str, platform_msg_id: str) -> bool:
+        """True if this message was already handled and erased its sender."""
+        found = await self.session.scalar(
+            select(InboundLog.id).where(
+                InboundLog.platform == platform,
+                InboundLog.platform_msg_id == erasing_digest(platform_msg_id),
+            )
+        )
+        return found is not None
 
     async def record(
         self,

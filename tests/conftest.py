@@ -121,8 +121,16 @@ def clock() -> ManualClock:
 
 
 def example_data() -> dict[str, Any]:
-    """The example campaign as a dict, for tests that tweak it."""
-    return yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    """The example campaign as a dict, for tests that tweak it.
+
+    ``${NAME}`` references are resolved against an empty environment (as ``load_settings`` would
+    with nothing set), so the dict validates as it is and no test depends on this machine's env.
+    """
+    from bot.config import _blank_to_none, expand_env
+
+    raw = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    data: dict[str, Any] = _blank_to_none(expand_env(raw, {}))
+    return data
 
 
 def write_config(tmp_path: Path, data: dict[str, Any], name: str = "campaign.yaml") -> Path:

@@ -118,3 +118,33 @@ def test_durations(text, expected):
 def test_bad_durations(text):
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_a_secret_can_come_from_a_file_named_by_name_file(tmp_path):
+    """Docker secrets: ``TELEGRAM_BOT_TOKEN_FILE=/run/secrets/...`` when the variable is unset."""
+    from bot.config import load_settings
+
+    secret = tmp_path / "token"
+    secret.write_text("123:from-a-file\n")
+    settings = load_settings(EXAMPLE_CONFIG, environ={"TELEGRAM_BOT_TOKEN_FILE": str(secret)})
+    assert settings.telegram.token == "123:from-a-file"
+    both = load_settings(
+        EXAMPLE_CONFIG,
+        environ={"TELEGRAM_BOT_TOKEN": "123:env-wins", "TELEGRAM_BOT_TOKEN_FILE": str(secret)},
+    )
+    assert both.telegram.token == "123:env-wins"
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN_FILE names a file that cannot"):
+        load_settings(EXAMPLE_CONFIG, environ={"TELEGRAM_BOT_TOKEN_FILE": str(tmp_path / "no")})
+
+
+def test_the_database_url_override_can_take_its_password_from_a_secret_file(tmp_path):
+    secret = tmp_path / "db_password"
+    secret.write_text("s3cret\n")
+    settings = load_settings(
+        EXAMPLE_CONFIG,
+        environ={
+            "LISTENING_DATABASE_URL": "postgresql://listening:${DB_PASSWORD}@db:5432/listening",
+            "DB_PASSWORD_FILE": str(secret),
+        },
+    )
+    assert settings.database_url == "postgresql://listening:s3cret@db:5432/listening"

@@ -7,14 +7,28 @@ the one place that lists them.
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 
-# isort: off
-# Registration order is the order `listening-bot --help` lists the commands in.
-from bot.cli import run, check, invites, transfer, privacy, analysis, status, db  # noqa: F401
-
-# isort: on
 from bot.cli._common import app, err
 from bot.errors import BotError, ConfigError
+
+COMMAND_MODULES = (
+    # in the order `listening-bot --help` lists their commands
+    "run",
+    "check",
+    "invites",
+    "transfer",
+    "privacy",
+    "subject_access",
+    "analysis",
+    "status",
+    "audit",
+    "retention",
+    "backup",
+    "db",
+)
+for _module in COMMAND_MODULES:
+    import_module(f"bot.cli.{_module}")  # each registers its commands on `app`
 
 __all__ = ["app", "main"]
 

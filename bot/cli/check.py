@@ -18,6 +18,7 @@ from bot.timeparse import format_duration
 @app.command()
 def check(config: ConfigOption = None) -> None:
     """Validate the config and print groups, flows, campaigns and the next scheduled sends."""
+    from bot.privacy.retention import plan_lines as retention_plan_lines
     from bot.scheduling.preview import planned_sends
 
     settings = _settings(config)
@@ -62,3 +63,6 @@ def check(config: ConfigOption = None) -> None:
                 f"{campaign.reminders.max}, to people who have not finished",
             )
         out.print(plan)
+        out.print(
+            "  retention: " + "; ".join(retention_plan_lines(settings, campaign)), markup=False
+        )

@@ -26,6 +26,8 @@ def forget(
     config: ConfigOption = None,
 ) -> None:
     """Erase one participant's data everywhere (answers, enrolments, platform ids)."""
+    from bot.privacy import audit
+    from storage.personal_data import normalise_reference
     from storage.repositories import ParticipantRepo
 
     settings = _settings(config)
@@ -33,10 +35,12 @@ def forget(
 
     async def erase(session: Any) -> int:
         repo = ParticipantRepo(session)
-        found = await repo.by_pseudonym(participant)
+        found = await repo.by_pseudonym(normalise_reference(participant))
         if found is None:
             raise BotError(f"There is no participant {participant!r}.")
-        return await repo.erase(found.id)
+        answers = await repo.erase(found.id)
+        await audit.record(session, "forget", answers=answers)
+        return answers
 
     erased = _run(_with_session(settings, erase))
     out.print(f"Erased {participant} and {erased} answer(s).")

@@ -60,6 +60,24 @@ def status(campaign: CampaignOption = None, config: ConfigOption = None) -> None
             f"  queued behind another flow: {other['queued']}; cancelled (finished, stopped or "
             f"closed before sending): {other['cancelled']}"
         )
+    print_consent_versions(settings, [c.id for c in chosen])
+
+
+def print_consent_versions(settings: Any, campaign_ids: list[str]) -> None:
+    """Per campaign, how many people agreed to (or withdrew from) each consent text version."""
+    from storage.consent import ConsentRepo
+
+    async def gather(session: Any) -> dict[str, Any]:
+        return {cid: await ConsentRepo(session).counts(cid) for cid in campaign_ids}
+
+    for campaign_id, versions in _run(_with_session(settings, gather)).items():
+        if not versions:
+            continue
+        parts = [
+            f"v{v.version} ({v.text_hash[:8]}): {v.agreed} agreed, {v.withdrawn} withdrawn"
+            for v in versions
+        ]
+        out.print(f"  consent in {campaign_id}: " + "; ".join(parts), markup=False)
 
 
 def status_table(

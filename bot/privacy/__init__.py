@@ -1,0 +1,1 @@
+"""Participants' rights and the organiser's duties: subject access, retention, the audit log."""
