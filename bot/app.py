@@ -84,6 +84,7 @@ class BotApp:
                 self.clock,
                 channel_prompts=prompts,
                 on_delivery=outbox_delivery,
+                ledger=self.dispatcher,
             )
         return adapters
 

@@ -296,6 +296,11 @@ class Dispatcher:
         async with self.sessionmaker.begin() as session:
             await InboundLogRepo(session).mark_sending(platform, msg_ids, self.clock.now())
 
+    async def claim_sending(self, platform: str, msg_id: str) -> bool:
+        """Take the right to send one message's replies (see :class:`ReplyLedger`)."""
+        async with self.sessionmaker.begin() as session:
+            return await InboundLogRepo(session).claim_sending(platform, msg_id, self.clock.now())
+
     async def replied(self, platform: str, msg_ids: Sequence[str]) -> None:
         """Note that every reply to these messages went out (see :class:`ReplyLedger`)."""
         async with self.sessionmaker.begin() as session:

@@ -558,6 +558,24 @@ class InboundLogRepo:
         """Every reply to these messages went out (or was given up on, with its outcome logged)."""
         await self._stamp("replied_at", platform, msg_ids, now)
 
+    async def claim_sending(self, platform: str, msg_id: str, now: datetime) -> bool:
+        """Take the right to send this message's replies: True for exactly one caller.
+
+        Whichever process (or retry) stamps ``sending_at`` first sends; any later delivery of the
+        same message, on any worker, finds it stamped and sends nothing, so a person never gets
+        the same reply twice. A sender that dies after claiming leaves the replies uncertain.
+        """
+        result = await self.session.execute(
+            update(InboundLog)
+            .where(
+                InboundLog.platform == platform,
+                InboundLog.platform_msg_id == msg_id,
+                InboundLog.sending_at.is_(None),
+            )
+            .values(sending_at=now)
+        )
+        return bool(result.rowcount)
+
     async def _stamp(
         self, column: str, platform: str, msg_ids: Sequence[str], now: datetime
     ) -> None:

@@ -33,6 +33,9 @@ class ReplyLedger(Protocol):
     async def sending(self, platform: str, msg_ids: Sequence[str]) -> None:
         """The first attempt to send these inbound messages' replies is about to be made."""
 
+    async def claim_sending(self, platform: str, msg_id: str) -> bool:
+        """True for exactly one caller per message: that caller sends its replies, no other."""
+
     async def replied(self, platform: str, msg_ids: Sequence[str]) -> None:
         """Every reply to these inbound messages was delivered (or given up on)."""
 

@@ -678,3 +678,44 @@ async def test_thread_repliers_names_are_kept_too(harness: Harness) -> None:
             )
         ).one()
     assert tuple(row) == ("Dan", "Morris")
+
+
+async def test_a_retry_reaching_another_worker_posts_no_reply_twice(
+    slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
+) -> None:
+    """Two adapters on one database stand for two workers behind a load balancer: the event
+    goes to one, Slack's retry (``X-Slack-Retry-Num``) to the other; the replies go out once."""
+    settings = slack_settings(slack.api_url)
+    workers = []
+    for _ in range(2):
+        dispatcher = Dispatcher(settings, sessionmaker, clock)
+        adapter = SlackAdapter(
+            settings.slack,
+            clock,
+            host="127.0.0.1",
+            port=0,
+            interval=0.0,
+            ledger=dispatcher,
+            channel_prompts=ChannelPrompts(settings, sessionmaker, clock, platform="slack"),
+        )
+        await adapter.start(dispatcher.handle)
+        workers.append(adapter)
+    raw = json.dumps(
+        event_callback(
+            message_event(LA_USER, "D0LA00001", "hello", slack.next_ts(), channel_type="im")
+        )
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            for adapter, retry in zip(workers, (None, 1), strict=True):
+                url = f"http://127.0.0.1:{adapter.port}/slack/events"
+                headers = signed_headers(SECRET, raw, retry_num=retry)
+                async with http.post(url, data=raw, headers=headers) as response:
+                    assert response.status == 200
+                await adapter.drain()
+    finally:
+        for adapter in workers:
+            await adapter.stop()
+    posts = [p.get("text") for p in slack.received("chat.postMessage")]
+    assert len(posts) == len(set(posts)) >= 1
+    assert any("agree" in (text or "") for text in posts)

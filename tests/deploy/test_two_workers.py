@@ -80,10 +80,6 @@ async def _wait(predicate: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Slack retry that reaches the other worker re-sends the replies (fixed at merge)",
-)
 async def test_two_workers_behind_nginx_handle_every_update_once(
     tmp_path: Path, tg: TelegramApiDouble, slack: SlackApiDouble, pg_url: str
 ) -> None:

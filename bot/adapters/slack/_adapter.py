@@ -37,7 +37,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.base import InboundSink
+from bot.adapters.base import InboundSink, ReplyLedger
 from bot.adapters.slack import _blocks
 from bot.adapters.slack._outbox import SlackOutbox
 from bot.clock import Clock
@@ -106,6 +106,7 @@ class SlackAdapter:
         *,
         channel_prompts: ChannelPrompts | None = None,
         on_delivery: OnDelivery | None = None,
+        ledger: ReplyLedger | None = None,
         host: str = "0.0.0.0",
         port: int | None = None,
         ack_budget: float = 2.5,
@@ -116,6 +117,7 @@ class SlackAdapter:
         self.settings = settings
         self.clock = clock
         self.channel_prompts = channel_prompts
+        self.ledger = ledger
         self.host = host
         self._port = settings.port if port is None else port
         self.ack_budget = ack_budget
@@ -294,8 +296,21 @@ class SlackAdapter:
         )
 
     async def _send_replies(self, to: Address, replies: list[Outbound], key: str | None) -> None:
+        """Post a message's replies, once across retries and workers.
+
+        With a ledger (the dispatcher), the first delivery of the event to claim the message sends
+        its replies; a retry of the same event (``X-Slack-Retry-Num``), whichever worker nginx
+        hands it to, claims nothing and posts nothing.
+        """
+        if not replies:
+            return
+        if key is not None and self.ledger is not None:
+            if not await self.ledger.claim_sending(PLATFORM, key):
+                return
         for index, reply in enumerate(replies):
             await self._post(to, reply, f"{key}#{index}" if key else None)
+        if key is not None and self.ledger is not None:
+            await self.ledger.replied(PLATFORM, [key])
 
     async def _ephemeral(self, channel: str, user: str, text: str, thread: str | None) -> None:
         try:
