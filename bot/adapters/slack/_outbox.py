@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.events import Address, DeliveryOutcome
+from bot.monitoring.metrics import RATE_LIMITED, SEND_RETRIES
 
 log = logging.getLogger(__name__)
 OnDelivery = Callable[[DeliveryOutcome], Awaitable[None]]
@@ -154,6 +155,8 @@ class SlackOutbox:
                 status = exc.response.status_code
                 error = str(exc.response.get("error") or f"HTTP {status}")
                 if status == 429:
+                    RATE_LIMITED.labels(platform="slack").inc()
+                    SEND_RETRIES.labels(platform="slack").inc()
                     retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
                     lane.not_before = time.monotonic() + retry_after
                     continue
@@ -162,6 +165,7 @@ class SlackOutbox:
                 return self._outcome(address, prompt_ref, "failed", attempts, None, error)
             except _NOT_SENT as exc:
                 error = f"{type(exc).__name__}: {exc}"
+                SEND_RETRIES.labels(platform="slack").inc()
                 lane.not_before = time.monotonic() + min(2.0**attempts, 30.0)
                 continue
             except _MAYBE_SENT as exc:
