@@ -26,7 +26,8 @@ class BotApp:
     """``async with BotApp(settings) as app: await app.run()``.
 
     Args:
-        console: chat in the terminal as one participant (a rehearsal of the campaign).
+        console: chat in the terminal as one participant: a rehearsal of the campaign, stored
+            apart from live data (it sees only rehearsal participants and creates only those).
     """
 
     def __init__(
@@ -49,7 +50,11 @@ class BotApp:
         try:
             self.engine = make_engine(self.settings.database_url)
             self._stack.push_async_callback(self.engine.dispose)
-            self.sessionmaker = make_sessionmaker(self.engine)
+            # The console is a rehearsal: its participants and everything they store are
+            # marked as such and never mix with live data (storage.rehearsal).
+            self.sessionmaker = make_sessionmaker(
+                self.engine, "rehearsal" if self.console else "live"
+            )
             self.dispatcher = Dispatcher(
                 self.settings, self.sessionmaker, self.clock, rehearsal=self.console
             )

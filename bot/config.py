@@ -24,6 +24,7 @@ from bot.safe_yaml import YamlTooLarge, load_bounded, read_config_text
 from bot.timeparse import parse_duration, parse_local_datetime
 
 DEFAULT_CONFIG_PATH = "config/campaign.yaml"
+DEFAULT_DATABASE_URL = "sqlite:///listening.db"
 OPEN_IDLE_DEFAULT = timedelta(minutes=30)
 STRUCTURED_IDLE_DEFAULT = timedelta(days=7)
 PLATFORMS = ("telegram", "slack", "console")
@@ -212,7 +213,7 @@ class Campaign(_Strict):
 class Settings(_Strict):
     """The whole campaign file."""
 
-    database_url: str = "sqlite:///listening.db"
+    database_url: str = DEFAULT_DATABASE_URL
     timezone: str = "Europe/London"
     quiet_hours: str | None = None
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
@@ -643,6 +644,10 @@ def load_settings(
     if env.get("LISTENING_DATABASE_URL"):
         # expanded too, so a password can come from a secret file: ...:${DB_PASSWORD}@db/...
         data["database_url"] = expand_env(env["LISTENING_DATABASE_URL"], env)
+    else:
+        data["database_url"] = resolve_database_url(
+            data.get("database_url", DEFAULT_DATABASE_URL), chosen.parent
+        )
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -699,3 +704,39 @@ def _parse_path(path: str) -> tuple[Any, ...]:
     for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
         parts.append(int(index) if index else name)
     return tuple(parts)
+
+
+# -- where the database is ------------------------------------------------------------------------
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for other databases and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def resolve_database_url(url: Any, base: Path) -> Any:
+    """Make a relative SQLite path in the config file relative to the file's own folder.
+
+    So ``status`` run from another folder finds the same database as ``run`` did, instead of
+    creating an empty one where it happens to be. Absolute paths, server databases and values
+    that are not strings (reported by validation) are returned unchanged.
+    """
+    if not isinstance(url, str):
+        return url
+    path = sqlite_path(url)
+    if path is None or path.is_absolute():
+        return url
+    from sqlalchemy.engine import make_url
+
+    absolute = (base / path).resolve()
+    return make_url(url).set(database=str(absolute)).render_as_string(hide_password=False)

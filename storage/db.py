@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from storage.rehearsal import VIEW_KEY, DataView
+
 
 def async_url(url: str) -> str:
     """Pick the async driver for a plain ``sqlite://`` or ``postgresql://`` URL."""
@@ -49,6 +51,12 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    """Sessions that keep loaded values after commit (the caller owns the transaction)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: AsyncEngine, view: DataView = "live") -> async_sessionmaker[Any]:
+    """Sessions that keep loaded values after commit (the caller owns the transaction).
+
+    Args:
+        view: which data the sessions see: ``live`` (rehearsals hidden), ``rehearsal`` (only the
+            console rehearsal's data; new participants are rehearsal participants) or ``all``.
+            See :mod:`storage.rehearsal`.
+    """
+    return async_sessionmaker(engine, expire_on_commit=False, info={VIEW_KEY: view})

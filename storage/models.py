@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -57,13 +59,20 @@ class Base(AsyncAttrs, DeclarativeBase):
 
 
 class Participant(Base):
-    """A person, known only by a random pseudonym."""
+    """A person, known only by a random pseudonym.
+
+    ``rehearsal`` marks the organiser's own console rehearsal: what such a participant stores is
+    kept out of live figures and exports (see :mod:`storage.rehearsal`).
+    """
 
     __tablename__ = "participants"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rehearsal: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), index=True
+    )
 
 
 class PlatformAddress(Base):

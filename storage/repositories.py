@@ -33,6 +33,7 @@ from storage.records import (
     ParticipantRef,
     ResponseRow,
 )
+from storage.rehearsal import creates_rehearsal_participants
 
 
 def new_pseudonym() -> str:
@@ -88,7 +89,11 @@ class ParticipantRepo:
         ``last_name`` are the platform's display names, kept with the address (so erasure takes
         them too) only to mask them in what leaves the database.
         """
-        participant = Participant(pseudonym=new_pseudonym(), created_at=now)
+        participant = Participant(
+            pseudonym=new_pseudonym(),
+            created_at=now,
+            rehearsal=creates_rehearsal_participants(self.session),
+        )
         self.session.add(participant)
         await self.session.flush()
         self.session.add(

@@ -106,3 +106,13 @@ async def enrolment_states(
         )
     )
     return {pid: opted is not None for pid, opted in rows.all()}
+
+
+async def imported_counts(session: AsyncSession, campaign_id: str) -> dict[str, int]:
+    """Comments loaded with ``import`` per group of one campaign (read-only)."""
+    rows = await session.execute(
+        select(Response.group_id, func.count(Response.id))
+        .where(Response.campaign_id == campaign_id, Response.channel == "import")
+        .group_by(Response.group_id)
+    )
+    return {group: int(n) for group, n in rows.all()}

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "subject_access",
     "analysis",
     "status",
+    "reset",
     "audit",
     "retention",
     "backup",

@@ -13,8 +13,9 @@ from typing import IO, Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from bot.config import DEFAULT_CONFIG_PATH, Settings, load_settings
+from bot.config import DEFAULT_CONFIG_PATH, Settings, load_settings, sqlite_path
 from bot.errors import BotError
+from storage.rehearsal import DataView
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -37,6 +38,13 @@ ConfigOption = Annotated[
     ),
 ]
 CampaignOption = Annotated[str | None, typer.Option("--campaign", help="Campaign id.")]
+IncludeRehearsalOption = Annotated[
+    bool,
+    typer.Option(
+        "--include-rehearsal",
+        help="Also count what console rehearsals (run --console) stored; left out by default.",
+    ),
+]
 
 
 def _settings(config: Path | None) -> Settings:
@@ -68,12 +76,53 @@ def _prepare_database(settings: Settings) -> None:
         raise BotError("The database is not up to date; run `listening-bot db upgrade` first.")
 
 
-async def _with_session(settings: Settings, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+def _require_database(settings: Settings) -> None:
+    """For commands that only read: use the database that exists, never create one.
+
+    A missing SQLite file (or an empty database) is one sentence naming where it was looked
+    for, so running ``status`` from the wrong folder or with a mistyped ``database_url`` cannot
+    silently report zeros from a fresh, empty file. An existing SQLite database made by an older
+    version is migrated, as every command does.
+
+    Raises:
+        BotError: there is no database, it is empty, it is behind the code, or unreachable.
+    """
+    from storage.migrate import database_revision, head_revision
+
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        raise BotError(
+            f"There is no database at {path} (database_url in the config); nothing was created, "
+            "so start the bot or import comments first, or point --config at the right file."
+        )
+    try:
+        current = database_revision(settings.database_url)
+    except Exception as exc:  # driver errors vary; the message must not leak the URL's password
+        raise BotError(f"The database cannot be reached ({type(exc).__name__}).") from None
+    if current is None:
+        where = f"at {path}" if path is not None else "in database_url"
+        raise BotError(f"The database {where} is empty; nothing has been stored there yet.")
+    if current != head_revision():
+        _prepare_database(settings)
+
+
+def _view(include_rehearsal: bool) -> DataView:
+    """The data a reading command sees: live data, or live and rehearsal data together."""
+    return "all" if include_rehearsal else "live"
+
+
+async def _with_session(
+    settings: Settings,
+    work: Callable[[Any], Coroutine[Any, Any, T]],
+    *,
+    view: DataView = "live",
+) -> T:
+    """Run ``work`` in one transaction; ``view`` picks live, rehearsal or all data."""
     from storage.db import make_engine, make_sessionmaker
 
     engine = make_engine(settings.database_url)
     try:
-        async with make_sessionmaker(engine).begin() as session:
+        async with make_sessionmaker(engine, view).begin() as session:
             return await work(session)
     finally:
         await engine.dispose()

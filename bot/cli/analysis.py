@@ -28,10 +28,12 @@ from bot.cli._common import (
     CampaignOption,
     ConfigOption,
     ForceOption,
+    IncludeRehearsalOption,
     _campaign_id,
-    _prepare_database,
+    _require_database,
     _run,
     _settings,
+    _view,
     _with_session,
     app,
     atomic_output,
@@ -66,7 +68,11 @@ ThemesOption = Annotated[
 
 
 def _load(
-    settings: Settings, campaign_id: str, *, enrolments: bool = False
+    settings: Settings,
+    campaign_id: str,
+    *,
+    enrolments: bool = False,
+    include_rehearsal: bool = False,
 ) -> tuple[list[ResponseRow], list[EnrolmentRef]]:
     from storage.repositories import EnrolmentRepo, ResponseRepo
 
@@ -75,7 +81,7 @@ def _load(
         people = await EnrolmentRepo(session).for_campaign(campaign_id) if enrolments else []
         return rows, people
 
-    return _run(_with_session(settings, work))
+    return _run(_with_session(settings, work, view=_view(include_rehearsal)))
 
 
 @contextmanager
@@ -157,6 +163,7 @@ def themes(
         ),
     ] = None,
     force: ForceOption = False,
+    include_rehearsal: IncludeRehearsalOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Find the themes in the free-text responses, with counts and shares per group."""
@@ -164,8 +171,8 @@ def themes(
     settings = _settings(config)
     campaign_id = _campaign_id(settings, campaign)
     targets = _theme_targets(out_dir, settings, config, force) if out_dir is not None else None
-    _prepare_database(settings)
-    rows, _ = _load(settings, campaign_id)
+    _require_database(settings)
+    rows, _ = _load(settings, campaign_id, include_rehearsal=include_rehearsal)
     comments = _comments(rows, campaign_id)
     result = _analyse(settings, comments, codebook, n_themes)
     out.print(_themes_table(settings, result, comments))
@@ -243,6 +250,7 @@ def report(
     codebook: CodebookOption = None,
     n_themes: ThemesOption = None,
     force: ForceOption = False,
+    include_rehearsal: IncludeRehearsalOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Write a self-contained HTML report: participation, closed questions, themes, quotes."""
@@ -259,8 +267,10 @@ def report(
         force=force,
         ours=lambda head: b'<meta name="generator" content="listening-bot">' in head,
     )
-    _prepare_database(settings)
-    rows, enrolments = _load(settings, campaign_id, enrolments=True)
+    _require_database(settings)
+    rows, enrolments = _load(
+        settings, campaign_id, enrolments=True, include_rehearsal=include_rehearsal
+    )
     if not rows:
         raise BotError(
             f"Campaign {campaign_id} has no responses yet, so there is nothing to report."

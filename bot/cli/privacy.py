@@ -42,5 +42,6 @@ def forget(
         await audit.record(session, "forget", answers=answers)
         return answers
 
-    erased = _run(_with_session(settings, erase))
+    # Erasure reaches rehearsal participants too (the view "all" hides nothing).
+    erased = _run(_with_session(settings, erase, view="all"))
     out.print(f"Erased {participant} and {erased} answer(s).")

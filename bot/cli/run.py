@@ -25,7 +25,11 @@ def run(
         bool, typer.Option("--verbose", "-v", help="Log what the bot does.")
     ] = False,
 ) -> None:
-    """Start the bot: every adapter the config enables, or the terminal with --console."""
+    """Start the bot: every adapter the config enables, or a rehearsal in the terminal.
+
+    A console run is a rehearsal: what it stores is kept apart from live data (see
+    ``reset --rehearsal`` and ``--include-rehearsal``).
+    """
     from bot.app import BotApp
     from bot.logs import configure
 

@@ -14,9 +14,12 @@ from bot.cli._common import (
     CampaignOption,
     ConfigOption,
     ForceOption,
+    IncludeRehearsalOption,
     _prepare_database,
+    _require_database,
     _run,
     _settings,
+    _view,
     _with_session,
     app,
     atomic_output,
@@ -104,6 +107,7 @@ def export(
         ),
     ] = False,
     force: ForceOption = False,
+    include_rehearsal: IncludeRehearsalOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Export all responses, one row each, with pseudonyms instead of identities.
@@ -131,13 +135,16 @@ def export(
             force=force,
             ours=lambda head: suffix_ok and exporting.looks_like_export(head, fmt.value),
         )
-    _prepare_database(settings)
-    rows = _run(_with_session(settings, lambda s: ResponseRepo(s).rows(campaign_id=campaign)))
+    _require_database(settings)
+    view = _view(include_rehearsal)
+    rows = _run(
+        _with_session(settings, lambda s: ResponseRepo(s).rows(campaign_id=campaign), view=view)
+    )
     if redact:
         from bot.redaction import Redactor
         from storage.repositories import ParticipantRepo
 
-        names = _run(_with_session(settings, lambda s: ParticipantRepo(s).names()))
+        names = _run(_with_session(settings, lambda s: ParticipantRepo(s).names(), view=view))
         redactor = Redactor(name for pair in names.values() for name in pair)
         rows = exporting.redacted(rows, redactor, names)
     if fmt is ExportFormat.xlsx:
