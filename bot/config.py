@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -130,6 +130,8 @@ class Flow(_Strict):
     probes: list[str] = Field(default_factory=list)
     idle: str | None = None
     closing: str | None = None
+    groups: list[str] | None = None
+    """Only these groups are asked this flow (absent: every group of the campaign)."""
 
     @property
     def idle_timeout(self) -> timedelta:
@@ -154,6 +156,8 @@ class ScheduleEntry(_Strict):
     at: str | None = None
     cron: str | None = None
     after: str | None = None
+    groups: list[str] | None = None
+    """Only these groups get this send (absent: every group the flow is for)."""
 
     @property
     def key(self) -> str:
@@ -275,18 +279,76 @@ class Settings(_Strict):
     def campaign_channels(self, campaign: Campaign) -> list[str]:
         return list(campaign.channels) if campaign.channels else self.enabled_platforms()
 
+    def entry_groups(self, campaign: Campaign, entry: ScheduleEntry) -> list[str]:
+        """The groups a schedule entry goes to, in the campaign's order.
+
+        A campaign's groups, narrowed by the entry's own ``groups`` and by its flow's ``groups``:
+        a flow for parents only is never sent to health visitors, whatever the schedule says.
+        """
+        flow = self.flow_by_id.get(entry.flow)
+        return [
+            group
+            for group in campaign.groups
+            if (entry.groups is None or group in entry.groups)
+            and (flow is None or flow.groups is None or group in flow.groups)
+        ]
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One bad field: where it is and what is wrong with it."""
+    """One bad field: where it is and what is wrong with it.
+
+    Shown as ``flows[0].steps[2].when.equals: message (line 40, flow 1 (pulse), step 3 (age))``:
+    the exact path the contract promises, then the YAML line and where it is as a person counts
+    (from 1, with ids).
+    """
 
     path: str
     message: str
     line: int | None = None
+    place: str = ""
 
     def __str__(self) -> str:
-        where = f" (line {self.line})" if self.line else ""
-        return f"{self.path}: {self.message}{where}"
+        # The contract's ``path: message`` comes first, unchanged, so scripts keep working.
+        where = [part for part in (f"line {self.line}" if self.line else "", self.place) if part]
+        detail = f" ({', '.join(where)})" if where else ""
+        return f"{self.path}: {self.message}{detail}"
+
+
+_PLACE_NAMES = {
+    "campaigns": "campaign",
+    "flows": "flow",
+    "groups": "group",
+    "steps": "step",
+    "schedule": "schedule entry",
+    "probes": "probe",
+    "options": "option",
+    "channels": "channel",
+    "in": "value",
+}
+
+
+def describe_place(loc: tuple[Any, ...], data: Any) -> str:
+    """Say where a field is as a person counts: from 1, with the item's id when it has one.
+
+    ``("campaigns", 0, "schedule", 1, "at")`` becomes ``campaign 1 (leeds-2026), schedule entry
+    2``; the last key is not repeated (the path already names it).
+    """
+    parts: list[str] = []
+    node = data
+    for index, part in enumerate(loc):
+        if isinstance(part, int) and index > 0 and isinstance(loc[index - 1], str):
+            noun = _PLACE_NAMES.get(loc[index - 1], loc[index - 1])
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            name = item.get("id") if isinstance(item, dict) else None
+            parts.append(f"{noun} {part + 1}" + (f" ({name})" if isinstance(name, str) else ""))
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return ", ".join(parts)
 
 
 def parse_quiet_hours(spec: str) -> tuple[time, time]:
@@ -348,14 +410,14 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
-def _format_loc(loc: Iterable[Any]) -> str:
+def _format_loc(loc: Iterable[Any], *, relative: bool = False) -> str:
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += ("." if path else "") + str(part)
-    return path or "(top level)"
+            path += ("." if path or relative else "") + str(part)
+    return path or ("" if relative else "(top level)")
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -418,19 +480,22 @@ def semantic_problems(settings: Settings) -> list[tuple[str, str]]:
 
 
 def _salvaged_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
-    """Cross-field checks on the parts that did validate.
+    """Cross-field checks on the parts that did validate, or could be made to.
 
-    A type error in one flow must not hide an unknown group in a campaign: every part that
-    validates on its own is still checked, keeping its original index in the paths.
+    A type error in one flow must not hide an unknown group in a campaign, nor a wrong ``when``
+    value in the same flow: each item is validated on its own, with the fields pydantic rejected
+    set aside (see :func:`_salvage`), and still checked, keeping its original index in the paths.
+    What is found under a set-aside field was already reported, so it is not repeated.
     """
+    set_aside: list[str] = []
 
-    def each(model: type[BaseModel], items: Any) -> list[Any]:
+    def each(model: type[BaseModel], key: str) -> list[Any]:
+        items = data.get(key)
         out: list[Any] = []
-        for item in items if isinstance(items, list) else []:
-            try:
-                out.append(model.model_validate(item))
-            except ValidationError:
-                out.append(None)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            model_item, paths = _salvage(model, item)
+            out.append(model_item)
+            set_aside.extend(f"{key}[{index}]{path}" for path in paths)
         return out
 
     try:
@@ -439,16 +504,100 @@ def _salvaged_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
         slack = SlackSettings()
     timezone = data.get("timezone")
     quiet = data.get("quiet_hours")
-    return _cross_checks(
+    problems = _cross_checks(
         timezone if isinstance(timezone, str) else "Europe/London",
         quiet if isinstance(quiet, str) else None,
         slack,
-        each(Group, data.get("groups")),
-        each(Flow, data.get("flows")),
-        each(Campaign, data.get("campaigns")),
+        each(Group, "groups"),
+        each(Flow, "flows"),
+        each(Campaign, "campaigns"),
         # Items that failed on their own still count as known ids, so no error is reported twice.
         {key: _raw_ids(data.get(key)) for key in ("groups", "flows")},
     )
+    return [
+        (path, message)
+        for path, message in problems
+        if not any(path == p or path.startswith((p + ".", p + "[")) for p in set_aside)
+    ]
+
+
+# Stand-ins for a list item too broken to read, so its neighbours keep their index and are
+# still checked; the stand-in's own findings are dropped (the item's mistakes are reported).
+_STAND_INS: dict[str, Any] = {
+    "steps": lambda old, index: {
+        "id": _readable_id(old, f"unreadable-step-{index}"),
+        "type": "text",
+        "ask": "-",
+    },
+    "schedule": lambda old, index: {"flow": "", "after": "0s"},
+    "reminders": lambda old, index: {},
+}
+
+
+def _readable_id(old: Any, fallback: str) -> str:
+    value = old.get("id") if isinstance(old, dict) else None
+    return value if isinstance(value, str) and re.match(_ID, value) else fallback
+
+
+def _salvage(model: type[BaseModel], item: Any, attempts: int = 10) -> tuple[Any, list[str]]:
+    """Validate ``item``, setting aside what pydantic rejects, so the rest can be cross-checked.
+
+    Returns the model (None if it could not be read at all) and the paths set aside, relative to
+    the item (``.steps[2]``, ``.reminders``).
+    """
+    import copy
+
+    current = copy.deepcopy(item)
+    set_aside: list[str] = []
+    for _ in range(attempts):
+        try:
+            return model.model_validate(current), set_aside
+        except ValidationError as exc:
+            errors = exc.errors()
+        changed = False
+        for error in errors:
+            loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
+            changed |= _set_aside(current, loc, error["type"] == "missing", set_aside)
+        if not changed:
+            break
+    return None, set_aside
+
+
+def _set_aside(data: Any, loc: tuple[Any, ...], missing: bool, set_aside: list[str]) -> bool:
+    """Drop a rejected field, or stand in for the list item it belongs to; True if it changed."""
+    for depth in range(len(loc) - 1, -1, -1):
+        key = loc[depth]
+        holder = _at(data, loc[:depth])
+        is_item = isinstance(key, int) and depth > 0 and loc[depth - 1] in _STAND_INS
+        if is_item and isinstance(holder, list) and key < len(holder):
+            if missing or depth < len(loc) - 1 or not isinstance(holder[key], dict):
+                holder[key] = _STAND_INS[loc[depth - 1]](holder[key], key)
+                set_aside.append(_format_loc(loc[: depth + 1], relative=True))
+                return True
+        if depth == len(loc) - 1 and not missing:
+            if isinstance(holder, dict) and key in holder:
+                if key in _STAND_INS:
+                    holder[key] = _STAND_INS[key](holder[key], 0)
+                else:
+                    del holder[key]
+                set_aside.append(_format_loc(loc, relative=True))
+                return True
+            if isinstance(holder, list) and isinstance(key, int) and key < len(holder):
+                holder[key] = ""
+                set_aside.append(_format_loc(loc, relative=True))
+                return True
+    return False
+
+
+def _at(data: Any, loc: tuple[Any, ...]) -> Any:
+    for part in loc:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 def _raw_ids(items: Any) -> set[str]:
@@ -488,13 +637,144 @@ def _cross_checks(
         if group not in group_ids:
             problems.append((f"slack.users.{user}", f"unknown group {group!r}"))
     flow_ids = {f.id for f in flows if f} | raw_ids.get("flows", set())
+    flow_groups = {f.id: f.groups for f in flows if f}
     for index, flow in enumerate(flows):
         if flow:
             problems += _flow_problems(flow, f"flows[{index}]")
+            problems += _group_list_problems(flow.groups, f"flows[{index}].groups", group_ids)
     for index, campaign in enumerate(campaigns):
         if campaign:
             problems += _campaign_problems(
                 campaign, f"campaigns[{index}]", group_ids, flow_ids, timezone
+            )
+            problems += _audience_problems(campaign, f"campaigns[{index}]", group_ids, flow_groups)
+    return problems
+
+
+def _group_list_problems(
+    groups: list[str] | None, base: str, group_ids: set[str]
+) -> list[tuple[str, str]]:
+    """A ``groups:`` limit names known groups, at least one."""
+    if groups is None:
+        return []
+    if not groups:
+        return [(base, "list at least one group, or leave groups out to ask every group")]
+    return [
+        (f"{base}[{index}]", f"unknown group {group!r}{_suggest(group, group_ids)}")
+        for index, group in enumerate(groups)
+        if group not in group_ids
+    ]
+
+
+def _audience_problems(
+    campaign: Campaign,
+    base: str,
+    group_ids: set[str],
+    flow_groups: dict[str, list[str] | None],
+) -> list[tuple[str, str]]:
+    """Each schedule entry reaches someone: its groups take part and its flow is for them."""
+    problems: list[tuple[str, str]] = []
+    for index, entry in enumerate(campaign.schedule):
+        where = f"{base}.schedule[{index}]"
+        problems += _group_list_problems(entry.groups, f"{where}.groups", group_ids)
+        for n, group in enumerate(entry.groups or []):
+            if group in group_ids and group not in campaign.groups:
+                problems.append(
+                    (f"{where}.groups[{n}]", f"{group!r} does not take part in this campaign")
+                )
+        limit = flow_groups.get(entry.flow)
+        audience = [
+            g
+            for g in campaign.groups
+            if (entry.groups is None or g in entry.groups) and (limit is None or g in limit)
+        ]
+        named = (entry.groups or []) + (limit or [])
+        if not audience and named and all(g in group_ids for g in named):
+            for_whom = ", ".join(limit or []) or "nobody"
+            problems.append(
+                (
+                    where,
+                    f"goes to nobody: flow {entry.flow!r} is for {for_whom} and this entry is for "
+                    f"{', '.join(entry.groups or campaign.groups)}",
+                )
+            )
+    return problems
+
+
+def _suggest(value: object, choices: Iterable[str]) -> str:
+    """``; did you mean 'x'?`` for the closest choice, or nothing when none is close."""
+    import difflib
+
+    options = list(choices)
+    lowered = {option.lower(): option for option in options}
+    text = str(value)
+    if text.lower() in lowered:
+        return f"; did you mean {lowered[text.lower()]!r}?"
+    close = difflib.get_close_matches(text.lower(), list(lowered), n=1, cutoff=0.5)
+    return f"; did you mean {lowered[close[0]]!r}?" if close else ""
+
+
+def _normalise_answer(value: object) -> str:
+    """An answer as conditions compare it (the same rule as ``bot.flows.answers.normalise``)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return " ".join(str(value).strip().lower().rstrip(".!").split())
+
+
+def _condition_problems(when: Condition, ref: Step, base: str) -> list[tuple[str, str]]:
+    """A ``when`` can only come true with a value the referenced step can actually give."""
+    problems: list[tuple[str, str]] = []
+    values: list[tuple[str, object]] = [
+        (key, value)
+        for key, value in (("equals", when.equals), ("not_equals", when.not_equals))
+        if value is not None
+    ]
+    values += [(f"in[{n}]", value) for n, value in enumerate(when.any_of or [])]
+    ranged = [
+        (k, v) for k, v in (("at_least", when.at_least), ("at_most", when.at_most)) if v is not None
+    ]
+    if not values and not ranged:
+        problems.append(
+            (
+                base,
+                f"names step {ref.id!r} but no answer: add equals, in, not_equals, at_least "
+                "or at_most",
+            )
+        )
+    for key, value in values:
+        message = None
+        if ref.type in ("choice", "multi"):
+            if _normalise_answer(value) not in {_normalise_answer(o) for o in ref.options}:
+                message = (
+                    f"{value!r} is not an option of step {ref.id!r}"
+                    f"{_suggest(value, ref.options)} (options: {', '.join(ref.options)})"
+                )
+        elif ref.type == "yesno":
+            if _normalise_answer(value) not in ("yes", "no"):
+                message = f'step {ref.id!r} is a yes/no question: use "yes" or "no"'
+        elif ref.type == "scale":
+            try:
+                number = float(str(value))
+            except ValueError:
+                number = None
+            if number is None or not ref.min <= number <= ref.max:
+                message = (
+                    f"step {ref.id!r} is a scale from {ref.min} to {ref.max}: use a number in "
+                    "that range"
+                )
+        if message:
+            problems.append((f"{base}.{key}", message))
+    for key, number in ranged:
+        if ref.type != "scale":
+            problems.append(
+                (f"{base}.{key}", f"only works on a scale step; {ref.id!r} is a {ref.type} step")
+            )
+        elif not ref.min <= number <= ref.max:
+            problems.append(
+                (
+                    f"{base}.{key}",
+                    f"{number} is outside step {ref.id!r}'s scale of {ref.min} to {ref.max}",
+                )
             )
     return problems
 
@@ -535,8 +815,15 @@ def _flow_problems(flow: Flow, base: str) -> list[tuple[str, str]]:
                     problems.append((f"{where}.labels.{point}", "is outside the scale"))
         if step.when is not None and step.when.step not in seen:
             problems.append(
-                (f"{where}.when.step", f"{step.when.step!r} is not an earlier step of this flow")
+                (
+                    f"{where}.when.step",
+                    f"{step.when.step!r} is not an earlier step of this flow"
+                    f"{_suggest(step.when.step, seen)}",
+                )
             )
+        elif step.when is not None:
+            earlier = next(s for s in flow.steps if s.id == step.when.step)
+            problems += _condition_problems(step.when, earlier, f"{where}.when")
         seen.append(step.id)
     return problems
 
@@ -590,18 +877,45 @@ def _campaign_problems(
             continue
         try:
             if entry.at and tz:
-                parse_local_datetime(entry.at, tz)
+                problems += _outside_window(
+                    parse_local_datetime(entry.at, tz), window, campaign, f"{where}.at"
+                )
             elif entry.cron and tz:
                 if len(entry.cron.split()) != 5:
                     raise ValueError(
                         f"{entry.cron!r} must have five fields (min hour day month dow)"
                     )
-                cron_trigger(entry.cron, tz)
+                trigger = cron_trigger(entry.cron, tz)
+                if "opens" in window and "closes" in window:
+                    first = trigger.get_next_fire_time(None, window["opens"])
+                    if first is None or first >= window["closes"]:
+                        problems.append(
+                            (
+                                f"{where}.cron",
+                                f"{entry.cron!r} never fires between opens ({campaign.opens}) "
+                                f"and closes ({campaign.closes}), so it would never be sent",
+                            )
+                        )
             elif entry.after:
                 parse_duration(entry.after)
         except ValueError as exc:
             problems.append((f"{where}.{given[0]}", str(exc)))
     return problems
+
+
+def _outside_window(
+    moment: datetime, window: dict[str, datetime], campaign: Campaign, path: str
+) -> list[tuple[str, str]]:
+    """A dated send outside the campaign's opens/closes would silently never go out."""
+    if "closes" in window and moment >= window["closes"]:
+        return [
+            (path, f"is after the campaign closes ({campaign.closes}), so it would never be sent")
+        ]
+    if "opens" in window and moment < window["opens"]:
+        return [
+            (path, f"is before the campaign opens ({campaign.opens}), so it would never be sent")
+        ]
+    return []
 
 
 def load_settings(
@@ -665,6 +979,10 @@ def load_settings(
         ]
         if not problems:
             return settings
+    problems = [
+        replace(p, place=describe_place(_parse_path(p.path), data))
+        for p in sorted(problems, key=lambda p: p.line or 0)
+    ]
     noun = "problem" if len(problems) == 1 else "problems"
     raise ConfigError(
         f"The config file {chosen} has {len(problems)} {noun}.", [str(p) for p in problems]

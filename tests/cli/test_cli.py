@@ -66,7 +66,8 @@ def test_console_rehearsal_through_real_stdin_then_export(sqlite_url):
     assert "Do you agree to take part?" in result.stdout
     assert "  1. Parents and carers" in result.stdout
     assert "value for money" in result.stdout
-    rows = export_rows(sqlite_url)
+    assert export_rows(sqlite_url) == []  # a rehearsal never reaches live exports
+    rows = export_rows(sqlite_url, "--include-rehearsal")
     assert list(rows[0]) == CONTRACT_COLUMNS
     assert [(r["flow"], r["step"], r["answer"]) for r in rows] == [
         ("pulse", "positive", "4"),
@@ -208,17 +209,17 @@ def test_formula_answers_are_stored_exactly_and_neutralised_in_csv_and_xlsx(sqli
 
 def test_forget_erases_a_participant_everywhere(sqlite_url):
     cli("run", "--console", db=sqlite_url, stdin="/start\nyes\n1\n5\n")
-    pseudonym = export_rows(sqlite_url)[0]["participant"]
+    pseudonym = export_rows(sqlite_url, "--include-rehearsal")[0]["participant"]
     result = cli("forget", pseudonym, db=sqlite_url)
     assert result.returncode == 0 and "1 answer" in result.stdout
-    assert export_rows(sqlite_url) == []
+    assert export_rows(sqlite_url, "--include-rehearsal") == []
     again = cli("forget", pseudonym, db=sqlite_url)
     assert again.returncode == 1 and "There is no participant" in again.stderr
 
 
 def test_answers_after_stop_are_not_stored_via_console(sqlite_url):
     cli("run", "--console", db=sqlite_url, stdin="/start\nyes\n1\n/stop\nyes\n5\n")
-    assert export_rows(sqlite_url) == []
+    assert export_rows(sqlite_url, "--include-rehearsal") == []
 
 
 def test_db_upgrade_is_idempotent(tmp_path):
