@@ -279,6 +279,13 @@ class Settings(_Strict):
     def campaign_channels(self, campaign: Campaign) -> list[str]:
         return list(campaign.channels) if campaign.channels else self.enabled_platforms()
 
+    def audience(self, campaign: Campaign, schedule_key: str, flow_id: str) -> list[str]:
+        """The groups a send of ``schedule_key`` (an entry's key) goes to; see entry_groups."""
+        for entry in campaign.schedule:
+            if entry.key == schedule_key:
+                return self.entry_groups(campaign, entry)
+        return self.entry_groups(campaign, ScheduleEntry(flow=flow_id, after="0s"))
+
     def entry_groups(self, campaign: Campaign, entry: ScheduleEntry) -> list[str]:
         """The groups a schedule entry goes to, in the campaign's order.
 
@@ -867,8 +874,18 @@ def _campaign_problems(
             parse_duration(campaign.reminders.after)
         except ValueError as exc:
             problems.append((f"{base}.reminders.after", str(exc)))
+    keys: set[str] = set()
     for index, entry in enumerate(campaign.schedule):
         where = f"{base}.schedule[{index}]"
+        if entry.key in keys:
+            problems.append(
+                (
+                    where,
+                    "sends the same flow at the same time as an earlier entry; to reach several "
+                    "groups, list them all in one entry's groups",
+                )
+            )
+        keys.add(entry.key)
         if entry.flow not in flow_ids:
             problems.append((f"{where}.flow", f"unknown flow {entry.flow!r}"))
         given = [key for key in ("at", "cron", "after") if getattr(entry, key)]

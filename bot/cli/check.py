@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
@@ -12,6 +13,8 @@ from bot.cli._common import (
     app,
     out,
 )
+from bot.config import Campaign
+from bot.scheduling.preview import PlannedSend
 from bot.timeparse import format_duration
 
 
@@ -45,24 +48,64 @@ def check(config: ConfigOption = None) -> None:
     for campaign in settings.campaigns:
         opens, closes = settings.campaign_window(campaign)
         quiet = campaign.quiet_hours or settings.quiet_hours or "none"
+        tz = settings.campaign_tz(campaign)
         out.print(
             f"[bold]Campaign {campaign.id}[/bold]: {campaign.title}\n"
             f"  groups: {', '.join(campaign.groups)}; channels: "
             f"{', '.join(settings.campaign_channels(campaign))}\n"
-            f"  opens: {opens.isoformat() if opens else 'now'}; closes: "
-            f"{closes.isoformat() if closes else 'never'}; quiet hours: {quiet}; timezone: "
-            f"{settings.campaign_tz(campaign).key}"
+            f"  opens: {_local(opens, tz) if opens else 'now'}; closes: "
+            f"{_local(closes, tz) if closes else 'never'}; quiet hours: {quiet}; timezone: "
+            f"{tz.key}"
         )
-        plan = Table("flow", "goes out", title=f"Next sends for {campaign.id}")
-        for send in planned_sends(settings, campaign, now):
-            plan.add_row(send.flow_id, send.when)
-        if campaign.reminders:
-            plan.add_row(
-                "(reminders)",
-                f"after {campaign.reminders.after}, at most "
-                f"{campaign.reminders.max}, to people who have not finished",
-            )
-        out.print(plan)
+        sends = planned_sends(settings, campaign, now)
+        out.print(plan_table(campaign, sends, tz.key))
+        out.print(per_group_table(campaign, sends))
         out.print(
             "  retention: " + "; ".join(retention_plan_lines(settings, campaign)), markup=False
         )
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%a %d %b %Y %H:%M %Z")
+
+
+def _audience(campaign: Campaign, groups: tuple[str, ...]) -> str:
+    return "every group" if list(groups) == list(campaign.groups) else ", ".join(groups)
+
+
+def plan_table(campaign: Campaign, sends: list[PlannedSend], tz_name: str) -> Table:
+    """Every planned send in local time, to whom, and what quiet hours or closing did to it."""
+    table = Table(title=f"Next sends for {campaign.id} (local times, {tz_name})")
+    table.add_column("flow", overflow="fold")
+    table.add_column("goes out", overflow="fold")
+    table.add_column("to", overflow="fold")
+    for send in sends:
+        table.add_row(send.flow_id, send.when, _audience(campaign, send.groups))
+    if campaign.reminders:
+        table.add_row(
+            "(reminders)",
+            f"after {campaign.reminders.after}, at most {campaign.reminders.max}, to people "
+            "who have not finished",
+            "",
+        )
+    return table
+
+
+def per_group_table(campaign: Campaign, sends: list[PlannedSend]) -> Table:
+    """The same plan seen by each group: which flows its people get, in order.
+
+    Groups that get exactly the same sends share a row, so a campaign with one group-limited
+    flow shows two rows, not one per group.
+    """
+    table = Table(title=f"What each group gets in {campaign.id}")
+    table.add_column("groups", overflow="fold")
+    table.add_column("flows, in order", overflow="fold")
+    rows: dict[tuple[str, ...], list[str]] = {}
+    for group in campaign.groups:
+        flows = tuple(
+            f"{send.flow_id} ({send.when})" for send in sends if group in send.groups and send.sent
+        )
+        rows.setdefault(flows, []).append(group)
+    for flows, groups in rows.items():
+        table.add_row(", ".join(groups), "\n".join(flows) or "nothing: no flow is for them")
+    return table

@@ -364,6 +364,8 @@ class Engine:
         label = self.settings.group_by_id[s.group_id or ""].label
         t.say(say.ENROLLED.format(group=label))
         for entry in campaign.schedule:
+            if s.group_id not in self.settings.entry_groups(campaign, entry):
+                continue  # a flow limited to other groups is never offered, rehearsal or not
             due_now = entry.after is not None and parse_duration(entry.after) <= timedelta(0)
             if self.rehearsal or due_now:
                 s.pending.append(PendingFlow(campaign.id, entry.flow, entry.key))

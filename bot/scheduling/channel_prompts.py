@@ -158,7 +158,7 @@ class ChannelPrompts:
     def prompts_for(
         self, campaign_id: str, entry_key: str, flow_id: str, channels: Mapping[str, str]
     ) -> list[ChannelPrompt]:
-        """The prompt for each mapped channel whose group takes part in the campaign."""
+        """The prompt for each mapped channel whose group the schedule entry goes to."""
         campaign = self.settings.campaign(campaign_id)
         if self.platform not in self.settings.campaign_channels(campaign):
             return []
@@ -167,9 +167,10 @@ class ChannelPrompts:
             return []
         flow = self.settings.flow_by_id[flow_id]
         step_id, question = _question(flow)
+        audience = self.settings.audience(campaign, entry_key.split("#", 1)[0], flow_id)
         prompts = []
         for chat_ref, group_id in channels.items():
-            if group_id not in campaign.groups:
+            if group_id not in audience:
                 continue
             group = self.settings.group_by_id[group_id]
             notice = NOTICE.format(

@@ -1,7 +1,9 @@
 """Planning the outbox: which participant gets which schedule entry (or reminder), and when.
 
 Pure time arithmetic comes from :mod:`bot.scheduling.preview` (quiet hours, DST-safe deferral);
-this module turns config + enrolments + flow progress into outbox rows. Planning is idempotent:
+this module turns config + enrolments + flow progress into outbox rows. A schedule entry goes only
+to the groups :meth:`bot.config.Settings.entry_groups` gives (the campaign's groups, narrowed by
+the entry's and the flow's ``groups``). Planning is idempotent:
 every row is keyed by (participant, campaign, entry, occurrence) and an existing row wins, so any
 number of processes may plan at once.
 """
@@ -161,7 +163,7 @@ class Planner:
                         key,
                         occurrence,
                         joined_before=nominal,
-                        groups=campaign.groups,
+                        groups=self.settings.entry_groups(campaign, entry),
                         platforms=platforms,
                     )
                     rows += [
@@ -184,7 +186,7 @@ class Planner:
             entry.key,
             "join",
             joined_before=end - delay,
-            groups=ctx.campaign.groups,
+            groups=self.settings.entry_groups(ctx.campaign, entry),
             platforms=ctx.platforms,
         )
         rows = []

@@ -67,35 +67,63 @@ def first_send(
 
 @dataclass(frozen=True, slots=True)
 class PlannedSend:
-    """A line of `check`'s plan: which flow, when (or relative to joining), to whom."""
+    """A line of `check`'s plan: which flow, when (local time, or relative to joining), to whom.
+
+    Args:
+        when: the send time as the organiser reads it, in the campaign's timezone, with what
+            happened to it: ``(moved from 22:00 by quiet hours)``, ``(past)`` or
+            ``(after the campaign closes: not sent)``.
+        groups: the groups it goes to (the entry's and the flow's ``groups`` applied).
+        moved_from: the time the schedule asked for, when quiet hours moved the send.
+        sent: False when the send would never go out (it falls after ``closes``).
+    """
 
     campaign_id: str
     flow_id: str
     when: str
     sort_key: datetime | None
+    groups: tuple[str, ...] = ()
+    moved_from: datetime | None = None
+    sent: bool = True
 
 
 def planned_sends(
     settings: Settings, campaign: Campaign, now: datetime, limit: int = 3
 ) -> list[PlannedSend]:
-    """The campaign's next sends from ``now``: times, cron occurrences, join-relative offsets."""
+    """The campaign's next sends from ``now``: times, cron occurrences, join-relative offsets.
+
+    Nothing is dropped silently: a send that quiet hours push past ``closes`` is listed as not
+    sent, and one moved by quiet hours says so.
+    """
     tz = settings.campaign_tz(campaign)
     opens, closes = settings.campaign_window(campaign)
     quiet = settings.campaign_quiet_hours(campaign)
     start = max(now, opens) if opens else now
     plan: list[PlannedSend] = []
+
+    def add(entry: ScheduleEntry, nominal: datetime, suffix: str = "") -> None:
+        due = defer_past_quiet_hours(nominal, quiet, tz)
+        moved = nominal if due != nominal else None
+        notes = []
+        if moved is not None:
+            notes.append(f"moved from {_fmt_time(nominal, due, tz)} by quiet hours")
+        sent = closes is None or due < closes
+        if not sent:
+            notes.append("after the campaign closes: not sent")
+        elif due < now:
+            notes.append("past")
+        text = _fmt(due, tz) + suffix + "".join(f" ({note})" for note in notes)
+        groups = tuple(settings.entry_groups(campaign, entry))
+        plan.append(PlannedSend(campaign.id, entry.flow, text, due, groups, moved, sent))
+
     for entry in campaign.schedule:
         if entry.after:
-            plan.append(
-                PlannedSend(campaign.id, entry.flow, f"{entry.after} after each person joins", None)
-            )
+            groups = tuple(settings.entry_groups(campaign, entry))
+            text = f"{entry.after} after each person joins"
+            plan.append(PlannedSend(campaign.id, entry.flow, text, None, groups))
             continue
         if entry.at:
-            due = defer_past_quiet_hours(parse_local_datetime(entry.at, tz), quiet, tz)
-            if due < now:
-                plan.append(PlannedSend(campaign.id, entry.flow, f"{_fmt(due, tz)} (past)", due))
-            elif closes is None or due < closes:
-                plan.append(PlannedSend(campaign.id, entry.flow, _fmt(due, tz), due))
+            add(entry, parse_local_datetime(entry.at, tz))
             continue
         trigger = cron_trigger(entry.cron or "", tz)
         previous = None
@@ -104,15 +132,16 @@ def planned_sends(
             fire = trigger.get_next_fire_time(previous, cursor)
             if fire is None or (closes is not None and fire >= closes):
                 break
-            shown = defer_past_quiet_hours(fire, quiet, tz)
-            plan.append(
-                PlannedSend(
-                    campaign.id, entry.flow, f"{_fmt(shown, tz)} (cron {entry.cron})", shown
-                )
-            )
+            add(entry, fire, f" (cron {entry.cron})")
             previous, cursor = fire, fire + timedelta(seconds=1)
     return plan
 
 
 def _fmt(moment: datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%a %d %b %Y %H:%M %Z")
+
+
+def _fmt_time(nominal: datetime, due: datetime, tz: ZoneInfo) -> str:
+    """The asked-for time, with its date only when quiet hours moved the send to another day."""
+    asked, moved = nominal.astimezone(tz), due.astimezone(tz)
+    return asked.strftime("%H:%M" if asked.date() == moved.date() else "%a %d %b %H:%M")

@@ -199,6 +199,8 @@ def test_only_flows_asked_twice_or_on_cron_are_repeated(settings: Settings) -> N
         ("pulse", "positive"),
         ("force-field", "worked-together"),
         ("force-field", "how-often"),
+        ("family-services", "child-age"),
+        ("family-services", "uses-nursery"),
     ]
 
 

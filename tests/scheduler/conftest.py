@@ -57,8 +57,13 @@ def campaign_settings(
     opens: str | None = "2026-03-01 09:00",
     closes: str | None = "2026-12-31 17:00",
     timezone: str = "Europe/London",
+    expected_problems: tuple[str, ...] = (),
 ) -> Settings:
-    """The example flows with one Telegram campaign whose schedule the test chooses."""
+    """The example flows with one Telegram campaign whose schedule the test chooses.
+
+    ``expected_problems`` lists paths `check` refuses that a test still feeds the scheduler on
+    purpose (defence in depth); any other problem fails the test.
+    """
     data = example_data()
     data["timezone"] = timezone
     data["quiet_hours"] = quiet_hours
@@ -76,7 +81,9 @@ def campaign_settings(
     from bot.config import semantic_problems
 
     settings = Settings.model_validate(data)
-    assert not semantic_problems(settings)
+    problems = [p for p in semantic_problems(settings) if p[0] not in expected_problems]
+    assert not problems
+    assert {p for p, _ in semantic_problems(settings)} == set(expected_problems)
     return settings
 
 

@@ -168,16 +168,20 @@ def _pump_runs(log: Path, offset: int) -> int:
 
 
 def _status_cells(output: str, campaign: str) -> dict[str, list[str]]:
-    """Rows of one campaign's ``status`` table: group -> the numbers, in column order."""
+    """One campaign's ``status`` as group -> enrolled, prompted, answered, finished, opted out
+    (the People table), then pending, sent, failed, missed (the Sends table)."""
     section = output.split(f"{campaign}:", 1)[1]
-    rows: dict[str, list[str]] = {}
+    tables: list[dict[str, list[str]]] = [{}]
     for line in section.splitlines():
         cells = [c.strip() for c in line.split("│")[1:-1]]
-        if len(cells) == 10 and cells[0] not in ("group", ""):
-            rows.setdefault(cells[0], cells[1:])  # the first table after the title is ours
+        if len(cells) > 1 and cells[0] not in ("group", ""):
+            tables[-1].setdefault(cells[0], cells[1:])
         if cells and cells[0] == "all":
-            break
-    return rows
+            if len(tables) == 2:
+                break
+            tables.append({})
+    people, sends = tables
+    return {group: people[group][:5] + sends[group][:4] for group in people}
 
 
 async def test_scheduled_sends_go_once_survive_sigkill_and_wait_for_quiet_hours(

@@ -106,6 +106,8 @@ async def test_nothing_before_opens_or_after_closes(harness, clock):
             [{"flow": "pulse", "after": "1h"}, {"flow": "challenge-1", "at": "2026-03-06 10:00"}],
             opens="2026-03-02 09:00",
             closes="2026-03-05 17:00",
+            # `check` refuses a send after closes; the scheduler must still never make it.
+            expected_problems=("campaigns[0].schedule[1].at",),
         )
     )
     await h.join("ann")

@@ -39,10 +39,11 @@ def test_status_counts_per_group(sqlite_url, clock, tmp_path):
     config = write_config(tmp_path, data)
     result = CliRunner().invoke(app, ["status", "--config", str(config)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
-    cells = lambda name: [c.strip() for c in lines[name].split("│")[2:-1]]  # noqa: E731
+    from tests.scheduler.test_end_to_end import _status_cells
+
+    cells = _status_cells(result.output, "leeds-2026")
     # enrolled, prompted, answered, finished, opted out, pending, sent, failed, missed
     # "prompted" is the engine's view: it includes the send still being retried (pending).
-    assert cells("parents") == ["2", "2", "1", "1", "0", "1", "1", "0", "0"]
-    assert cells("vcs") == ["0", "0", "0", "0", "1", "0", "0", "0", "0"]
-    assert cells("all") == ["2", "2", "1", "1", "1", "1", "1", "0", "0"]
+    assert cells["parents"] == ["2", "2", "1", "1", "0", "1", "1", "0", "0"]
+    assert cells["vcs"] == ["0", "0", "0", "0", "1", "0", "0", "0", "0"]
+    assert cells["all"] == ["2", "2", "1", "1", "1", "1", "1", "0", "0"]
