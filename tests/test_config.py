@@ -148,3 +148,202 @@ def test_the_database_url_override_can_take_its_password_from_a_secret_file(tmp_
         },
     )
     assert settings.database_url == "postgresql://listening:s3cret@db:5432/listening"
+
+
+# -- issue 11: check catches what will go wrong --------------------------------------------------
+def _problems(tmp_path, data) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write_config(tmp_path, data), environ={})
+    return caught.value.problems
+
+
+def _force_field(data):
+    return next(f for f in data["flows"] if f["id"] == "force-field")
+
+
+def test_a_when_value_that_is_not_an_option_is_refused_with_the_closest_suggested(tmp_path):
+    data = example_data()
+    _force_field(data)["steps"].insert(
+        0, {"id": "age", "type": "choice", "ask": "Age?", "options": ["under 3", "3 to 4"]}
+    )
+    _force_field(data)["steps"].insert(
+        1,
+        {
+            "id": "nursery",
+            "type": "text",
+            "ask": "Which?",
+            "when": {"step": "age", "equals": "3 to 4 years"},
+        },
+    )
+    [problem] = _problems(tmp_path, data)
+    assert problem.startswith("flows[3].steps[1].when.equals: '3 to 4 years' is not an option")
+    assert "did you mean '3 to 4'?" in problem and "(options: under 3, 3 to 4)" in problem
+
+
+@pytest.mark.parametrize(
+    ("when", "fragment"),
+    [
+        ({"step": "worked-together", "equals": "maybe"}, "is a yes/no question"),
+        ({"step": "worked-together", "at_least": 2}, "only works on a scale step"),
+        ({"step": "worked-together"}, "but no answer"),
+        ({"step": "worked-togther", "equals": "yes"}, "did you mean 'worked-together'?"),
+    ],
+)
+def test_when_conditions_that_can_never_hold_are_refused(tmp_path, when, fragment):
+    data = example_data()
+    _force_field(data)["steps"][4]["when"] = when
+    [problem] = _problems(tmp_path, data)
+    assert problem.startswith("flows[3].steps[4].when") and fragment in problem
+
+
+def test_when_values_that_can_hold_pass(tmp_path):
+    data = example_data()
+    flow = _force_field(data)
+    flow["steps"][4]["when"] = {"step": "worked-together", "equals": True}  # YAML `yes`
+    flow["steps"].append(
+        {"id": "which", "type": "multi", "ask": "?", "options": ["Weekly", "None of these"]}
+    )
+    flow["steps"].append(
+        {
+            "id": "why-not",
+            "type": "text",
+            "ask": "?",
+            "when": {"step": "which", "in": ["none of these"]},
+        }
+    )
+    data["flows"][0]["steps"].append(
+        {"id": "why", "type": "text", "ask": "?", "when": {"step": "positive", "at_most": 2}}
+    )
+    load_settings(write_config(tmp_path, data), environ={})
+
+
+def test_every_mistake_is_reported_at_once_across_kinds(tmp_path):
+    """Type errors no longer hide cross-field or when-value mistakes in the same flow/campaign."""
+    data = example_data()
+    flow = _force_field(data)
+    flow["steps"][0]["optional"] = "sometimes"  # type error in the flow ...
+    flow["steps"][4]["when"]["equals"] = "yess"  # ... and a when-value in the same flow
+    flow["steps"][2]["type"] = "essay"  # an unreadable step does not hide its neighbours
+    campaign = data["campaigns"][0]
+    campaign["reminders"]["max"] = 20  # type error in the campaign ...
+    campaign["schedule"][1]["after"] = "soon"  # ... and a bad duration in the same campaign
+    campaign["schedule"][3]["at"] = "2027-06-01 10:00"  # a send after closes
+    campaign["groups"].append("pirates")  # cross-field
+    problems = _problems(tmp_path, data)
+    paths = [p.split(":")[0] for p in problems]
+    assert paths == [
+        "flows[3].steps[0].optional",
+        "flows[3].steps[2].type",
+        "flows[3].steps[4].when.equals",
+        "campaigns[0].groups[4]",
+        "campaigns[0].schedule[1].after",
+        "campaigns[0].schedule[3].at",
+        "campaigns[0].reminders.max",
+    ], "\n".join(problems)
+
+
+def test_problems_say_where_as_a_person_counts_with_the_line(tmp_path):
+    data = example_data()
+    data["campaigns"][0]["schedule"][1]["after"] = "soon"
+    data["flows"][3]["steps"][2]["type"] = "essay"
+    problems = _problems(tmp_path, data)
+    text = write_config(tmp_path, data).read_text(encoding="utf-8")
+    after_line = next(n for n, line in enumerate(text.splitlines(), 1) if "after: soon" in line)
+    assert "campaigns[0].schedule[1].after: 'soon' is not a duration" in problems[-1]
+    assert problems[-1].endswith(f"(line {after_line}, campaign 1 (leeds-2026), schedule entry 2)")
+    assert "(line " in problems[0] and "flow 4 (force-field), step 3 (one-change))" in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("at", "fragment"),
+    [
+        ("2027-04-01 10:00", "is after the campaign closes (2027-03-31 17:00)"),
+        ("2026-01-01 10:00", "is before the campaign opens (2026-01-05 09:00)"),
+    ],
+)
+def test_a_send_outside_opens_and_closes_is_flagged_not_dropped(tmp_path, at, fragment):
+    data = example_data()
+    data["campaigns"][0]["schedule"][3]["at"] = at
+    [problem] = _problems(tmp_path, data)
+    assert problem.startswith("campaigns[0].schedule[3].at: ") and fragment in problem
+
+
+def test_a_cron_that_never_fires_while_open_is_flagged(tmp_path):
+    data = example_data()
+    data["campaigns"][0]["schedule"].append({"flow": "pulse", "cron": "0 10 30 2 *"})
+    [problem] = _problems(tmp_path, data)
+    assert "never fires between opens" in problem
+
+
+def test_flows_and_schedule_entries_can_be_limited_to_groups(tmp_path):
+    settings = load_settings(EXAMPLE_CONFIG, environ={})
+    campaign = settings.campaigns[0]
+    family = next(e for e in campaign.schedule if e.flow == "family-services")
+    pulse = campaign.schedule[0]
+    assert settings.flow_by_id["family-services"].groups == ["parents"]
+    assert settings.entry_groups(campaign, family) == ["parents"]
+    assert settings.entry_groups(campaign, pulse) == ["parents", "vcs", "cc_staff", "la"]
+    data = example_data()
+    data["campaigns"][0]["schedule"][0]["groups"] = ["la", "vcs"]
+    limited = load_settings(write_config(tmp_path, data), environ={})
+    entry = limited.campaigns[0].schedule[0]
+    assert limited.entry_groups(limited.campaigns[0], entry) == ["vcs", "la"]  # campaign order
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "fragment"),
+    [
+        (
+            lambda d: d["flows"][0].update(groups=["parent"]),
+            "flows[0].groups[0]",
+            "did you mean 'parents'?",
+        ),
+        (lambda d: d["flows"][0].update(groups=[]), "flows[0].groups", "at least one group"),
+        (
+            lambda d: d["campaigns"][0]["schedule"][4].update(groups=["vcs"]),  # family-services
+            "campaigns[0].schedule[4]",
+            "goes to nobody",
+        ),
+        (
+            lambda d: (
+                d["campaigns"][0].update(groups=["parents", "vcs"]),
+                d["campaigns"][0]["schedule"][0].update(groups=["la"]),
+            ),
+            "campaigns[0].schedule[0].groups[0]",
+            "does not take part in this campaign",
+        ),
+        (
+            lambda d: d["campaigns"][0]["schedule"].append(
+                {"flow": "pulse", "at": "2027-03-15 10:00", "groups": ["vcs"]}
+            ),
+            "campaigns[0].schedule[6]",
+            "same flow at the same time",
+        ),
+    ],
+)
+def test_group_limits_that_reach_nobody_or_unknown_groups_are_refused(
+    tmp_path, change, path, fragment
+):
+    data = example_data()
+    change(data)
+    problems = _problems(tmp_path, data)
+    assert any(p.startswith(path + ":") and fragment in p for p in problems), problems
+
+
+def test_a_relative_sqlite_path_is_relative_to_the_config_file(tmp_path, monkeypatch):
+    data = example_data()
+    data["database_url"] = "sqlite:///data/listening.db"
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    path = write_config(folder, data)
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(path.relative_to(tmp_path), environ={})
+    assert settings.database_url == f"sqlite:///{folder / 'data' / 'listening.db'}"
+    del data["database_url"]
+    settings = load_settings(write_config(folder, data), environ={})
+    assert settings.database_url == f"sqlite:///{folder / 'listening.db'}"  # the default too
+    data["database_url"] = "sqlite:////srv/bot.db"
+    assert (
+        load_settings(write_config(folder, data), environ={}).database_url
+        == "sqlite:////srv/bot.db"
+    )
