@@ -30,8 +30,9 @@ def render(message: Outbound) -> str:
 class ConsoleAdapter:
     """Reads one line per message from standard input and prints the replies.
 
-    When standard input is a terminal it shows a prompt; when it is piped it stays quiet and
-    returns at end of input, so scripts and tests drive it exactly like a person would.
+    When standard input is a terminal it says that this is a rehearsal and shows a prompt; when
+    it is piped it stays quiet and returns at end of input, so scripts and tests drive it exactly
+    like a person would.
     """
 
     name = "console"
@@ -55,7 +56,11 @@ class ConsoleAdapter:
         """Run the conversation until end of input (or :meth:`stop`)."""
         interactive = self.stdin.isatty()
         if interactive:
-            self._print("Type /start to begin, /help for commands, Ctrl-D to leave.")
+            self._print(
+                "This is a rehearsal: what you type is kept apart from live results "
+                "(`listening-bot reset --rehearsal` clears it).\n"
+                "Type /start to begin, /help for commands, Ctrl-D to leave."
+            )
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             if interactive:
