@@ -200,3 +200,38 @@ def test_check_lists_every_mistake_with_places_and_exits_1(tmp_path):
     assert "campaigns[0].schedule[3].at: is after the campaign closes" in result.stderr
     assert "campaign 1 (leeds-2026), schedule entry 4)" in result.stderr
     assert bot("check", "--bogus", cwd=tmp_path).returncode == 2
+
+
+def test_an_interactive_rehearsal_says_it_is_one_through_a_real_terminal(tmp_path):
+    import pty
+    import select
+    import time
+
+    config, _ = campaign_folder(tmp_path)
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--console", "--config", str(config)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    os.close(terminal)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"you> " not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 1)
+            if ready:
+                seen += os.read(controller, 4096)
+        os.write(controller, b"\x04")  # Ctrl-D: leave
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)
+    text = seen.decode("utf-8", "replace")
+    assert "This is a rehearsal: what you type is kept apart from live results" in text
+    assert "reset --rehearsal" in text
