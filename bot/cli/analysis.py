@@ -272,8 +272,10 @@ def report(
         settings, campaign_id, enrolments=True, include_rehearsal=include_rehearsal
     )
     if not rows:
+        left_out = "" if include_rehearsal else " (console rehearsals are left out)"
         raise BotError(
-            f"Campaign {campaign_id} has no responses yet, so there is nothing to report."
+            f"Campaign {campaign_id} has no responses yet{left_out}, so there is nothing to "
+            "report."
         )
     comments = comments_from_rows(rows)
     result, note = None, None

@@ -77,6 +77,8 @@ def test_one_database_found_the_same_way_from_any_folder_and_rehearsals_kept_apa
     )
     assert rehearsal.returncode == 0, rehearsal.stderr
     assert (config.parent / "data" / "listening.db").exists()
+    nothing_live = bot("report", "--config", str(config), cwd=elsewhere)
+    assert "no responses yet (console rehearsals are left out)" in one_sentence_error(nothing_live)
     workshop = elsewhere / "workshop.csv"
     workshop.write_text("text,group\nMore evening sessions,parents\n", encoding="utf-8")
     imported = bot(
