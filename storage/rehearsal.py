@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, event, exists, false, select, true
+from sqlalchemy import ColumnElement, event, false, or_, select, true
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from storage.models import Base, Participant
@@ -48,13 +48,10 @@ def creates_rehearsal_participants(session: Any) -> bool:
     return data_view(session) == "rehearsal"
 
 
-def _rehearsal_participant(participant_id: Any) -> ColumnElement[bool]:
-    # A Core alias, not the mapped class, so this subquery is not filtered again.
-    return exists(
-        select(_checked.c.id)
-        .where(and_(_checked.c.id == participant_id, _checked.c.rehearsal == true()))
-        .correlate_except(_checked)
-    )
+def _rehearsal_ids() -> Any:
+    # A Core alias, not the mapped class, so this subquery is not filtered again; the index on
+    # ``rehearsal`` makes it a lookup of the few rehearsal participants, done once per statement.
+    return select(_checked.c.id).where(_checked.c.rehearsal == true()).scalar_subquery()
 
 
 def _referring_classes() -> list[type[Any]]:
@@ -74,12 +71,12 @@ def _rehearsal_only_participant(cls: Any) -> ColumnElement[bool]:
 
 
 def _refers_to_live(cls: Any) -> ColumnElement[bool]:
-    # NOT EXISTS keeps rows with no participant (imports, anonymised answers) in live data.
-    return ~_rehearsal_participant(cls.participant_id)
+    # Rows with no participant (imports, anonymised answers) are live data.
+    return or_(cls.participant_id.is_(None), cls.participant_id.not_in(_rehearsal_ids()))
 
 
 def _refers_to_rehearsal(cls: Any) -> ColumnElement[bool]:
-    return _rehearsal_participant(cls.participant_id)
+    return cls.participant_id.in_(_rehearsal_ids())
 
 
 _built: dict[tuple[str, int], tuple[Any, ...]] = {}
