@@ -3,8 +3,9 @@
     .venv/bin/python bench/rehearsal_view_bench.py [--people 150] [--rounds 3]
 
 Every session reads through a view (storage.rehearsal): the live view adds "participant is not
-a rehearsal participant" to every ORM SELECT that touches participants' rows. This drives the real dispatcher through
-joining, a scale answer, an open comment and /done for N people on SQLite, once with the live
+a rehearsal participant" to every ORM SELECT that touches participants' rows. This drives the
+real dispatcher through joining, a scale answer, an open comment and /done for N people on
+SQLite, once with the live
 view (ours) and once with the ``all`` view (no filter: the bare peer), alternating, and prints
 messages per CPU-second for each and their ratio. CPU time, not wall time, because the machine
 is shared and SQLite's fsyncs make wall time noisy.
