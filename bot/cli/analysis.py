@@ -274,8 +274,7 @@ def report(
     if not rows:
         left_out = "" if include_rehearsal else " (console rehearsals are left out)"
         raise BotError(
-            f"Campaign {campaign_id} has no responses yet{left_out}, so there is nothing to "
-            "report."
+            f"Campaign {campaign_id} has no responses yet{left_out}, so there is nothing to report."
         )
     comments = comments_from_rows(rows)
     result, note = None, None
