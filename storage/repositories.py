@@ -729,6 +729,9 @@ class InviteRepo:
         )
 
     async def use(self, code: str) -> None:
+        """Count one use of ``code``; a console rehearsal trying a code does not use it up."""
+        if creates_rehearsal_participants(self.session):
+            return
         await self.session.execute(
             update(Invite).where(Invite.code == code).values(uses=Invite.uses + 1)
         )

@@ -151,3 +151,26 @@ async def test_the_migration_keeps_every_row_that_refers_to_a_participant(tmp_pa
             ]
     finally:
         await engine.dispose()
+
+
+async def test_a_rehearsal_trying_an_invite_does_not_use_it_up(db_url, settings):
+    from storage.repositories import InviteRepo
+
+    engine = make_engine(db_url)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            await InviteRepo(session).create("leeds-2026", "la", NOW, max_uses=1, code="POSTER1")
+        rehearsal = Dispatcher(
+            settings, make_sessionmaker(engine, "rehearsal"), ManualClock(NOW), rehearsal=True
+        )
+        organiser = Person(rehearsal, platform="console", user_ref="console-user")
+        await organiser.say("/start POSTER1")
+        await organiser.say("yes")
+        async with make_sessionmaker(engine)() as session:
+            invite = await InviteRepo(session).get("POSTER1")
+        assert invite is not None and invite.uses == 0  # still there for the poster's reader
+        async with make_sessionmaker(engine, "rehearsal")() as session:
+            groups = [e.group_id for e in await EnrolmentRepo(session).for_campaign("leeds-2026")]
+        assert groups == ["la"]  # the rehearsal did join through the code
+    finally:
+        await engine.dispose()
