@@ -38,7 +38,8 @@ def purge(
     async def work(session: Any) -> Any:
         return await run_purge(session, settings, now, apply=not dry_run)
 
-    report = _run(_with_session(settings, work))
+    # Retention reaches rehearsal data too (the view "all" hides nothing).
+    report = _run(_with_session(settings, work, view="all"))
     verb = "Would remove" if dry_run else "Removed"
     if report.empty:
         out.print("Nothing is due for removal now.")

@@ -62,7 +62,8 @@ def subject_access(
         await audit.record(session, "subject-access", at=now, rows=held.row_count)
         return held, texts
 
-    held, consent_texts = _run(_with_session(settings, gather))
+    # A person's rights reach rehearsal data too (the view "all" hides nothing).
+    held, consent_texts = _run(_with_session(settings, gather, view="all"))
     json_file.write_text(as_json(held, now), encoding="utf-8")
     html_file.write_text(as_html(held, settings, now, consent_texts), encoding="utf-8")
     out.print(

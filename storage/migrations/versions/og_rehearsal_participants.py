@@ -1,7 +1,7 @@
 """participants.rehearsal: console rehearsals kept apart from live data
 
 Revision ID: og
-Revises: hd
+Revises: dp01
 Create Date: 2026-12-01 15:40:00
 
 Participants who only ever spoke through the console adapter were rehearsals (the console is a
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "og"
-down_revision = "hd"
+down_revision = "dp01"
 branch_labels = None
 depends_on = None
 
