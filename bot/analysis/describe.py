@@ -92,12 +92,12 @@ def keywords_from(terms: Sequence[str], tokeniser: Tokeniser) -> tuple[str, ...]
 
 
 def pick_quotes(
-    texts: Sequence[str], members: np.ndarray, typicality: np.ndarray
-) -> tuple[str, ...]:
-    """The most typical distinct texts, preferring ones long enough to say something."""
+    texts: Sequence[str], members: np.ndarray, typicality: np.ndarray, n: int = N_QUOTES
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The most typical distinct texts (and their row numbers), preferring readable lengths."""
     order = members[np.lexsort((members, -typicality[members]))]
-    good: list[str] = []
-    fallback: list[str] = []
+    good: list[int] = []
+    fallback: list[int] = []
     seen: set[str] = set()
     for i in order:
         text = " ".join(texts[i].split())
@@ -106,11 +106,12 @@ def pick_quotes(
             continue
         seen.add(key)
         readable = len(text.split()) >= QUOTE_MIN_WORDS and len(text) <= QUOTE_MAX_CHARS
-        (good if readable else fallback).append(text)
-        if len(good) == N_QUOTES:
+        (good if readable else fallback).append(int(i))
+        if len(good) == n:
             break
-    quotes = good + sorted(fallback, key=lambda t: (len(t) > QUOTE_MAX_CHARS, -min(len(t), 300)))
-    return tuple(_clip(q) for q in quotes[:N_QUOTES])
+    fallback.sort(key=lambda i: (len(texts[i]) > QUOTE_MAX_CHARS, -min(len(texts[i]), 300)))
+    rows = (good + fallback)[:n]
+    return tuple(_clip(" ".join(texts[i].split())) for i in rows), tuple(rows)
 
 
 def _clip(text: str) -> str:
@@ -129,6 +130,9 @@ def build_themes(
     *,
     fixed_labels: Sequence[str | None] | None = None,
     seed: int = 0,
+    second: np.ndarray | None = None,
+    descriptions: Sequence[str] | None = None,
+    question: str = "",
 ) -> tuple[Theme, ...]:
     """One Theme per id that has members, ordered by size (then id) descending.
 
@@ -136,6 +140,7 @@ def build_themes(
         labels: index into ``theme_ids`` for each comment.
         typicality: per comment, how central it is to its theme (for choosing quotes).
         fixed_labels: per theme, a label to use instead of the discovered phrases (codebook).
+        second: per comment, the index of its second theme or -1 (counted apart from size).
     """
     texts = [c.text for c in comments]
     ranked = distinctive_terms(texts, labels, len(theme_ids), tokeniser, seed=seed)
@@ -150,6 +155,7 @@ def build_themes(
         label = fixed_labels[t] if fixed_labels and fixed_labels[t] else None
         if label is None:
             label = label_from(ranked[t], tokeniser)
+        quotes, quote_rows = pick_quotes(texts, members, typicality)
         themes.append(
             Theme(
                 theme_id=theme_id,
@@ -157,7 +163,11 @@ def build_themes(
                 keywords=keywords_from(ranked[t], tokeniser),
                 size=int(len(members)),
                 counts=MappingProxyType(counts),
-                quotes=pick_quotes(texts, members, typicality),
+                quotes=quotes,
+                question=question,
+                second=int((second == t).sum()) if second is not None else 0,
+                description=descriptions[t] if descriptions else "",
+                quote_groups=tuple(comments[i].group for i in quote_rows),
             )
         )
     themes.sort(key=lambda th: (-th.size, th.theme_id == OTHER, th.theme_id))

@@ -82,7 +82,8 @@ def test_import_then_themes_and_report(
 
     with (out_dir / "assignments.csv").open(encoding="utf-8", newline="") as handle:
         assignments = list(csv.DictReader(handle))
-    assert list(assignments[0]) == ["response_id", "theme_id", "score"]
+    assert list(assignments[0])[:3] == ["response_id", "theme_id", "score"]
+    assert {"second_theme_id", "question", "group", "text"} <= set(assignments[0])
     assert len(assignments) == total == len({a["response_id"] for a in assignments})
     assert {a["theme_id"] for a in assignments} <= {t["theme_id"] for t in themes}
 
