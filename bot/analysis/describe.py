@@ -8,12 +8,12 @@ from types import MappingProxyType
 import numpy as np
 import scipy.sparse as sp
 
-from bot.analysis.model import OTHER, Comment, Theme
+from bot.analysis.model import SPECIAL_THEMES, Comment, Theme
 from bot.analysis.text import GENERIC_WORDS, Tokeniser, stem
 from bot.analysis.vectors import build_vocab, count_matrix
 
 N_KEYWORDS = 8
-MAX_LABEL_PHRASES = 3
+LABEL_LOOKAHEAD = 4
 N_QUOTES = 3
 QUOTE_MAX_CHARS = 300
 QUOTE_MIN_WORDS = 4
@@ -65,18 +65,24 @@ def distinctive_terms(
 
 
 def label_from(terms: Sequence[str], tokeniser: Tokeniser) -> str:
-    """2-3 readable phrases that do not repeat each other's words, joined with " / "."""
-    chosen: list[str] = []
-    covered: set[str] = set()
-    for term in terms:
-        parts = set(term.split(" "))
-        if parts <= covered:
-            continue
-        chosen.append(term)
-        covered |= parts
-        if len(chosen) == MAX_LABEL_PHRASES:
-            break
-    return " / ".join(tokeniser.display(t) for t in chosen) or "(no distinctive words)"
+    """A short phrase a person would write: "Waiting time and appointments".
+
+    The head is the first two-word phrase among the theme's top distinctive terms (a phrase says
+    more than a word), else its top word; a second term that shares no word with it is added
+    with "and".
+    """
+    if not terms:
+        return "(no distinctive words)"
+    top = list(terms[:LABEL_LOOKAHEAD])
+    generic = {stem(w) for w in GENERIC_WORDS}
+    phrases = [t for t in terms[: 2 * LABEL_LOOKAHEAD] if " " in t and not set(t.split()) & generic]
+    head = phrases[0] if phrases else top[0]
+    words_used = set(head.split(" "))
+    extra = next((t for t in top if t != head and not set(t.split(" ")) & words_used), None)
+    phrase = tokeniser.display(head)
+    if extra is not None:
+        phrase += " and " + tokeniser.display(extra)
+    return phrase[:1].upper() + phrase[1:]
 
 
 def keywords_from(terms: Sequence[str], tokeniser: Tokeniser) -> tuple[str, ...]:
@@ -170,5 +176,5 @@ def build_themes(
                 quote_groups=tuple(comments[i].group for i in quote_rows),
             )
         )
-    themes.sort(key=lambda th: (-th.size, th.theme_id == OTHER, th.theme_id))
+    themes.sort(key=lambda th: (th.theme_id in SPECIAL_THEMES, -th.size, th.theme_id))
     return tuple(themes)
