@@ -154,3 +154,129 @@ def test_progress_bars_follow_the_analysis_stages(monkeypatch: pytest.MonkeyPatc
                 progress(stage, fraction)
     shown = screen.getvalue()
     assert "reading responses" in shown and "grouping responses" in shown
+
+
+def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["text", "group"])
+        writer.writeheader()
+        writer.writerows({"text": r["text"], "group": r["group"]} for r in rows)
+    return path
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _dev_rows() -> list[dict[str, str]]:
+    if not DATA.exists():
+        pytest.skip(f"the shared development data is not at {DATA}")
+    return _read_csv(DATA)
+
+
+def test_review_round_trip_keeps_every_edit(config: Path, tmp_path: Path) -> None:
+    """Rename, merge, move an answer, mark one not substantive; import 20 more; rerun."""
+    import sqlite3
+
+    rows = _dev_rows()
+    first = _write_csv(tmp_path / "first.csv", rows[:240])
+    done = _cli("import", str(first), "--campaign", "leeds-2026", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    out_dir = tmp_path / "themes"
+    done = _cli("themes", "--themes", "5", "--out", str(out_dir), "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    review = out_dir / "themes-review.yaml"
+    data = yaml.safe_load(review.read_text(encoding="utf-8"))
+    themes = data["themes"]
+    assert len(themes) >= 4 and all(t["examples"] and t["label"] for t in themes)
+    renamed, kept, merged, donor = themes[0]["id"], themes[1]["id"], themes[2]["id"], themes[3]
+    themes[0]["label"] = "Waiting for the ambulance"
+    themes[2]["merge_into"] = kept
+    before = {a["response_id"]: a["theme_id"] for a in _read_csv(out_dir / "assignments.csv")}
+    moved = next(rid for rid, t in before.items() if t == donor["id"])
+    silent = next(rid for rid, t in before.items() if t == renamed)
+    data["answers"] = {"move": {moved: renamed}, "not_substantive": [silent]}
+    review.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    def check(expected_answers: int) -> dict[str, str]:
+        by_id = {t["theme_id"]: t for t in _read_csv(out_dir / "themes.csv")}
+        assert by_id[renamed]["label"] == "Waiting for the ambulance"
+        assert merged not in by_id
+        got = {a["response_id"]: a["theme_id"] for a in _read_csv(out_dir / "assignments.csv")}
+        assert len(got) == expected_answers
+        assert got[moved] == renamed
+        assert got[silent] == "no_comment"
+        for rid, theme in before.items():
+            if theme == merged and rid not in (moved, silent):
+                assert got[rid] == kept
+        return got
+
+    args = ("themes", "--review", str(review), "--out", str(out_dir), "--config", str(config))
+    done = _cli(*args)
+    assert done.returncode == 0, done.stderr
+    check(240)
+    second = _write_csv(tmp_path / "second.csv", rows[240:260])
+    done = _cli("import", str(second), "--campaign", "leeds-2026", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    done = _cli(*args)
+    assert done.returncode == 0, done.stderr
+    got = check(260)
+    reviewed = {t["id"] for t in themes if t["id"] != merged}
+    new = [rid for rid in got if rid not in before]
+    assert len(new) == 20
+    assert all(got[rid] in reviewed | {"other"} for rid in new)
+    if any(got[rid] == "other" for rid in new):
+        assert "fit no reviewed theme" in done.stdout
+
+    history = yaml.safe_load(review.read_text(encoding="utf-8"))["history"]
+    assert len(history) == 4  # applied once each, not again on the second run
+    assert any("renamed" in h for h in history) and any("merged" in h for h in history)
+    assert any(f"moved answer {moved}" in h for h in history)
+    assert any(f"answer {silent} not substantive" in h for h in history)
+    database = str(config.parent / "test.db")
+    with sqlite3.connect(database) as db:
+        logged = db.execute(
+            "SELECT json_extract(details, '$.edit'), actor, at FROM audit_log "
+            "WHERE action = 'theme-review'"
+        ).fetchall()
+    assert sorted(e for e, _, _ in logged) == sorted(h.split(": ", 1)[1] for h in history)
+    assert all(user and when for _, user, when in logged)
+
+    report = tmp_path / "report.html"
+    done = _cli("report", "--review", str(review), "--out", str(report), "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    page = report.read_text(encoding="utf-8")
+    assert "Waiting for the ambulance" in page and "renamed" in page
+
+
+def test_imports_are_analysed_under_their_question(config: Path, tmp_path: Path) -> None:
+    rows = _dev_rows()
+    helps = _write_csv(tmp_path / "helps.csv", rows[:60])
+    chat = _write_csv(tmp_path / "chat.csv", rows[60:120])
+    loose = _write_csv(tmp_path / "loose.csv", rows[120:150])
+    base = ("--campaign", "leeds-2026", "--config", str(config))
+    for args in (
+        (str(helps), "--flow", "force-field", "--step", "helps"),
+        (str(chat), "--flow", "challenge-1"),
+        (str(loose),),
+    ):
+        done = _cli("import", *args, *base)
+        assert done.returncode == 0, done.stderr
+    bad = _cli("import", str(loose), "--flow", "force-field", "--step", "nope", *base)
+    assert bad.returncode == 1 and "free-text step" in bad.stderr
+    out_dir = tmp_path / "themes"
+    done = _cli("themes", "--out", str(out_dir), "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    assignments = _read_csv(out_dir / "assignments.csv")
+    by_question = Counter(a["question"] for a in assignments)
+    assert by_question == {"force-field/helps": 60, "challenge-1": 60, "import": 30}
+    prefixes = {a["question"]: {a["theme_id"].split(".")[0]} for a in assignments}
+    assert len({p for ps in prefixes.values() for p in ps}) == 3
+    texts = {r["text"] for r in rows[:150]}
+    assert all(a["text"] in texts and a["group"] for a in assignments)
+    themes = _read_csv(out_dir / "themes.csv")
+    assert len({t["theme_id"] for t in themes}) == len(themes)
+    pooled = _cli("themes", "--pooled", "--out", str(tmp_path / "pooled"), "--config", str(config))
+    assert pooled.returncode == 0, pooled.stderr
+    assert not any("." in a["theme_id"] for a in _read_csv(tmp_path / "pooled" / "assignments.csv"))
