@@ -42,7 +42,7 @@ def analyse_by_question(
     """Run ``analyse_one`` per question and join the results (ids ``Q<n>.<theme id>``)."""
     kept = usable(comments)
     parts = split_by_question(kept, minimum)
-    if len(parts) == 1 and parts[0][0] != FEW_ANSWERS:
+    if len(parts) == 1:  # one question, or too few answers in all: the library says why
         return analyse_one(parts[0][1])
     themes: list[Theme] = []
     by_id: dict[str, Assignment] = {}

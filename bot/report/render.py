@@ -128,6 +128,7 @@ def context(data: ReportInput) -> dict[str, object]:
     themes = None
     if data.themes is not None:
         themes = figures.theme_figures(data.themes.themes, groups, data.comments_per_group)
+    theme_context = _theme_context(data, groups)
     span = figures.date_range(data.rows)
     opens, closes = settings.campaign_window(campaign)
     return {
@@ -145,9 +146,21 @@ def context(data: ReportInput) -> dict[str, object]:
         "themes": themes,
         "themes_method": data.themes.method if data.themes is not None else None,
         "themes_note": data.themes_note,
+        **theme_context,
         "analysed": sum(data.comments_per_group.values()),
         "responses": len(data.rows),
     }
+
+
+def _theme_context(data: ReportInput, groups: Sequence[tuple[str, str]]) -> dict[str, object]:
+    """Variables of the theme sections (``_themes.html``) and the method note's theme part."""
+    from bot.report.themes import question_titles, theme_sections
+
+    if data.themes is None:
+        return {"theme_sections": [], "theme_notes": ()}
+    titles = question_titles(data.settings.flow_by_id.values())
+    sections = theme_sections(data.themes, groups, data.comments_per_group, titles)
+    return {"theme_sections": sections, "theme_notes": tuple(data.themes.notes)}
 
 
 def _option_name(question: figures.Question, option: str) -> str:
