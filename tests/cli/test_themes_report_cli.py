@@ -280,3 +280,109 @@ def test_imports_are_analysed_under_their_question(config: Path, tmp_path: Path)
     pooled = _cli("themes", "--pooled", "--out", str(tmp_path / "pooled"), "--config", str(config))
     assert pooled.returncode == 0, pooled.stderr
     assert not any("." in a["theme_id"] for a in _read_csv(tmp_path / "pooled" / "assignments.csv"))
+
+
+WORKSHOP = REPO / "tests" / "analysis" / "data" / "workshop_comments.csv"
+TWO_THEME_BOOK = """\
+themes:
+  - name: Toilet training
+    description: Potty training, nappies and continence.
+    keywords: [potty, nappies, continence]
+  - name: Speech and language
+    description: Speech, language and communication delay, therapy and referrals.
+    keywords: [talking, speech therapy]
+"""
+
+
+def test_two_theme_codebook_report_counts_thanks_and_remarks_as_other(
+    config: Path, tmp_path: Path
+) -> None:
+    """The issue's scenario: a 2-theme codebook must not claim workshop remarks as its own."""
+    rows = _read_csv(WORKSHOP)
+    data = _write_csv(tmp_path / "workshop.csv", rows)
+    done = _cli("import", str(data), "--campaign", "leeds-2026", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    book = tmp_path / "two.yaml"
+    book.write_text(TWO_THEME_BOOK, encoding="utf-8")
+    report = tmp_path / "report.html"
+    done = _cli("report", "--codebook", str(book), "--out", str(report), "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    page = read_page(report.read_text(encoding="utf-8"))
+    table = {
+        r.attrs["data-theme"]: r
+        for r in page.table(id="themes-table").rows
+        if "data-theme" in r.attrs
+    }
+    topics = Counter(r["topic"] for r in rows)
+    assert int(table["other"].col("size").split()[0]) == topics["none"]
+    for group in ("parents", "vcs", "cc_staff", "la"):
+        mine = [r for r in rows if r["group"] == group]
+        # Thank-you notes and unrelated remarks: exactly each group's share of them.
+        expected = round(100 * sum(r["topic"] == "none" for r in mine) / len(mine))
+        assert table["other"].col("group", group=group).endswith(f"({expected}%)"), group
+        # Themes: within one answer of the truth ("staff are not trained" can look like
+        # "toilet training" to a word-based method; that is the only slip allowed).
+        for theme, topic in (("toilet_training", "toilet"), ("speech_and_language", "speech")):
+            truth = sum(r["topic"] == topic for r in mine)
+            count = int(table[theme].col("group", group=group).split()[0])
+            assert abs(count - truth) <= 1, (theme, group, count, truth)
+    text = page.text
+    assert "fit no theme (other)" in text
+    assert "Thanks for asking us." in text or "Cafe mornings worked" in text
+    assert "— Parents" in report.read_text(encoding="utf-8") or "— " in text
+
+
+def test_compare_prints_kappa_and_per_theme_recall(config: Path, tmp_path: Path) -> None:
+    rows = _read_csv(WORKSHOP)
+    data = _write_csv(tmp_path / "workshop.csv", rows)
+    assert (
+        _cli("import", str(data), "--campaign", "leeds-2026", "--config", str(config)).returncode
+        == 0
+    )
+    book = tmp_path / "two.yaml"
+    book.write_text(TWO_THEME_BOOK, encoding="utf-8")
+    hand = tmp_path / "hand.csv"
+    names = {"toilet": "Toilet training", "speech": "Speech and language", "none": "other"}
+    with hand.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "theme"])
+        for r in rows:
+            writer.writerow([r["text"], names[r["topic"]]])
+    out_dir = tmp_path / "out"
+    done = _cli(
+        "themes",
+        "--codebook",
+        str(book),
+        "--compare",
+        str(hand),
+        "--out",
+        str(out_dir),
+        "--config",
+        str(config),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Cohen's kappa" in done.stdout and "precision" in done.stdout
+    kappa = float(done.stdout.split("Cohen's kappa ")[1].split(";")[0])
+    assert 0.7 <= kappa <= 1.0
+    report = tmp_path / "r.html"
+    done = _cli(
+        "report",
+        "--codebook",
+        str(book),
+        "--compare",
+        str(hand),
+        "--out",
+        str(report),
+        "--config",
+        str(config),
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "Cohen&#39;s kappa" in report.read_text(encoding="utf-8")
+        or "Cohen's kappa" in read_page(report.read_text(encoding="utf-8")).text
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,theme\nThanks,Nonsense theme\n", encoding="utf-8")
+    done = _cli("themes", "--codebook", str(book), "--compare", str(bad), "--config", str(config))
+    assert done.returncode == 1 and "not a theme id or label" in done.stderr
+    assert "Traceback" not in done.stderr
