@@ -71,11 +71,12 @@ def label_from(terms: Sequence[str], tokeniser: Tokeniser) -> str:
     more than a word), else its top word; a second term that shares no word with it is added
     with "and".
     """
+    generic = {stem(w) for w in GENERIC_WORDS}
+    terms = [t for t in terms if not set(t.split(" ")) & generic]
     if not terms:
         return "(no distinctive words)"
     top = list(terms[:LABEL_LOOKAHEAD])
-    generic = {stem(w) for w in GENERIC_WORDS}
-    phrases = [t for t in terms[: 2 * LABEL_LOOKAHEAD] if " " in t and not set(t.split()) & generic]
+    phrases = [t for t in terms[: 2 * LABEL_LOOKAHEAD] if " " in t]
     head = phrases[0] if phrases else top[0]
     words_used = set(head.split(" "))
     extra = next((t for t in top if t != head and not set(t.split(" ")) & words_used), None)

@@ -346,7 +346,7 @@ def apply_review(
                 final[a.response_id] = prefix + OTHER
                 unmatched.append(a.response_id)
             else:
-                final[a.response_id] = placed(a.theme_id, "") if a.theme_id in live else a.theme_id
+                final[a.response_id] = placed(a.theme_id, a.text)
             scores[a.response_id] = a.score
 
     theme_ids = list(dict.fromkeys([*live, *(final[c.response_id] for c in kept)]))
