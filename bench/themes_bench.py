@@ -263,7 +263,10 @@ def speed(n: int) -> None:
         )
     console.print(table)
     if emb is None:
-        console.print("embeddings: not installed (pip install listening-bot[embeddings]); skipped")
+        console.print(
+            "embeddings: not installed (pip install listening-bot[embeddings]); skipped",
+            markup=False,
+        )
     for name, fig in rows[:2]:
         ok = fig["seconds"] < 30 and fig["peak_mb"] < 1536
         console.print(f"{name}: " + ("[green]within target[/]" if ok else "[red]outside target[/]"))
