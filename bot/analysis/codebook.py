@@ -19,7 +19,13 @@ import numpy as np
 import yaml
 
 from bot.analysis.describe import build_themes
-from bot.analysis.evidence import DEFAULT_ALPHA, SECOND_THEME_SHARE, ThemeEvidence
+from bot.analysis.evidence import (
+    ANSWER_ALPHA,
+    ANSWER_TEST_MIN,
+    DEFAULT_ALPHA,
+    SECOND_THEME_SHARE,
+    ThemeEvidence,
+)
 from bot.analysis.inputs import groups_of, report, result_of, usable
 from bot.analysis.model import (
     OTHER,
@@ -120,9 +126,11 @@ def apply_codebook(
     """Put each response on the codebook theme with the strongest real evidence, or ``other``.
 
     Evidence is judged against random unrelated words (:mod:`bot.analysis.evidence`): a response
-    goes on a theme only when its p-value under that null is below ``alpha``. A response gets a
-    ``second_theme_id`` when a second theme also passes at ``alpha * SECOND_THEME_SHARE`` on a
-    different word ("long waits but lovely staff").
+    goes on a theme only when its p-value under that null is below ``alpha`` and, from
+    ``ANSWER_TEST_MIN`` answers on, the whole answer leans towards the theme more than
+    shuffled-word answers do (``ANSWER_ALPHA``). A response gets a ``second_theme_id`` when a
+    second theme also passes at ``alpha * SECOND_THEME_SHARE`` on a different word ("long waits
+    but lovely staff").
 
     Args:
         alpha: significance level (0 sends everything to ``other``).
@@ -153,6 +161,14 @@ def apply_codebook(
     p = evidence.p_values
     order = np.argsort(p, axis=1, kind="stable")
     rows = np.arange(len(texts))
+    best = order[:, 0]
+    best_p = p[rows, best]
+    # The whole answer must also lean towards the theme more than shuffled-word answers do, so a
+    # passing mention ("hospital" in a remark about transport) is not enough on its own.
+    # Learnt word vectors need some data; on a few dozen answers only the word test is used.
+    if len(texts) >= ANSWER_TEST_MIN:
+        p = np.where(evidence.answer_p < ANSWER_ALPHA, p, 1.0)
+    order = np.argsort(p, axis=1, kind="stable")
     best = order[:, 0]
     best_p = p[rows, best]
     labels = np.where(best_p < alpha, best, n_themes)

@@ -12,10 +12,10 @@ from bot.errors import AnalysisError
 from tests.analysis.conftest import DEV_DIR, make_comments
 
 # Accuracy counts an answer as right when it lands on its label's theme; with an honest
-# ``other`` some answers with weak evidence are left unplaced. Measured on the 1,200-row sample
-# without examples: 0.49 (precision of placed answers 0.66); asserted with a small margin.
-MIN_SAMPLE_ACCURACY = 0.45
-MIN_SAMPLE_PRECISION = 0.60
+# ``other`` answers with weak evidence are left unplaced. Measured on the 1,200-row sample
+# without examples: 0.405 (precision of the 639 placed answers 0.76); asserted with a margin.
+MIN_SAMPLE_ACCURACY = 0.38
+MIN_SAMPLE_PRECISION = 0.72
 
 
 def _accuracy(result, labels, codebook: Codebook) -> float:
