@@ -313,7 +313,7 @@ def themes(
         # Written in a private folder first and then moved in, so a failure leaves no half file.
         with tempfile.TemporaryDirectory(prefix=".themes.", dir=targets[0].parent) as scratch:
             written = write_theme_files(result, scratch)
-            for source, target in zip(written, targets, strict=True):
+            for source, target in zip(written, targets[:2], strict=True):
                 os.replace(source, target)
         out.print(f"Wrote {targets[0]} and {targets[1]}.", markup=False)
         review_target = targets[2]
@@ -356,7 +356,11 @@ def _theme_targets(
             settings=settings,
             config=config,
             force=force,
-            ours=lambda head, start=start: head.startswith(start),
+            ours=lambda head, start=start: (
+                # A review file a person edited may have lost its header comment.
+                head.startswith(start)
+                or (start == REVIEW_HEADER_START and b"original_label" in head)
+            ),
         )
         for name, start in headers.items()
     ]

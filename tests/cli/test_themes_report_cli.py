@@ -274,7 +274,9 @@ def test_imports_are_analysed_under_their_question(config: Path, tmp_path: Path)
     prefixes = {a["question"]: {a["theme_id"].split(".")[0]} for a in assignments}
     assert len({p for ps in prefixes.values() for p in ps}) == 3
     texts = {r["text"] for r in rows[:150]}
-    assert all(a["text"] in texts and a["group"] for a in assignments)
+    # The answer text is there to read (masked where it names someone: "[name]", "[phone]"...).
+    assert all((a["text"] in texts or "[" in a["text"]) and a["group"] for a in assignments)
+    assert sum(a["text"] in texts for a in assignments) >= 0.9 * len(assignments)
     themes = _read_csv(out_dir / "themes.csv")
     assert len({t["theme_id"] for t in themes}) == len(themes)
     pooled = _cli("themes", "--pooled", "--out", str(tmp_path / "pooled"), "--config", str(config))
