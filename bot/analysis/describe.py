@@ -14,6 +14,7 @@ from bot.analysis.vectors import build_vocab, count_matrix
 
 N_KEYWORDS = 8
 LABEL_LOOKAHEAD = 4
+LABEL_ANSWER_WORDS = (3, 8)
 N_QUOTES = 3
 QUOTE_MAX_CHARS = 300
 QUOTE_MIN_WORDS = 4
@@ -64,19 +65,23 @@ def distinctive_terms(
     return out
 
 
-def label_from(terms: Sequence[str], tokeniser: Tokeniser) -> str:
+def label_from(terms: Sequence[str], tokeniser: Tokeniser, short_answer: str | None = None) -> str:
     """A short phrase a person would write: "Waiting time and appointments".
 
-    The head is the first two-word phrase among the theme's top distinctive terms (a phrase says
-    more than a word), else its top word; a second term that shares no word with it is added
-    with "and".
+    The head is the first two-word phrase (without "not", "could"...) among the theme's top
+    distinctive terms, with a second term that shares no word with it added with "and". When
+    the theme has no such phrase, its most typical short answer is the label ("Could not have
+    done better"), as two loose words ("think and thing") name nothing; failing both, the top
+    words are joined.
     """
     generic = {stem(w) for w in GENERIC_WORDS}
-    terms = [t for t in terms if not set(t.split(" ")) & generic]
-    if not terms:
+    clean = [t for t in terms if not set(t.split(" ")) & generic]
+    phrases = [t for t in clean[: 2 * LABEL_LOOKAHEAD] if " " in t]
+    if not phrases and short_answer:
+        return short_answer
+    if not clean:
         return "(no distinctive words)"
-    top = list(terms[:LABEL_LOOKAHEAD])
-    phrases = [t for t in terms[: 2 * LABEL_LOOKAHEAD] if " " in t]
+    top = clean[:LABEL_LOOKAHEAD]
     head = phrases[0] if phrases else top[0]
     words_used = set(head.split(" "))
     extra = next((t for t in top if t != head and not set(t.split(" ")) & words_used), None)
@@ -84,6 +89,26 @@ def label_from(terms: Sequence[str], tokeniser: Tokeniser) -> str:
     if extra is not None:
         phrase += " and " + tokeniser.display(extra)
     return phrase[:1].upper() + phrase[1:]
+
+
+def short_typical_answer(
+    texts: Sequence[str],
+    members: np.ndarray,
+    typicality: np.ndarray,
+    terms: Sequence[str],
+    tokeniser: Tokeniser,
+) -> str | None:
+    """The most typical answer of 3-8 words that uses two of the theme's top words, or None."""
+    generic = {stem(w) for w in GENERIC_WORDS}
+    top = {w for t in terms[:LABEL_LOOKAHEAD] for w in t.split(" ")} - generic
+    order = members[np.lexsort((members, -typicality[members]))]
+    for i in order[:200]:
+        text = " ".join(texts[i].split()).strip(" .!,;")
+        if not LABEL_ANSWER_WORDS[0] <= len(text.split()) <= LABEL_ANSWER_WORDS[1]:
+            continue
+        if len(top & set(tokeniser.tokens(text))) >= min(2, len(top)):
+            return text[:1].upper() + text[1:]
+    return None
 
 
 def keywords_from(terms: Sequence[str], tokeniser: Tokeniser) -> tuple[str, ...]:
@@ -161,7 +186,8 @@ def build_themes(
             counts[comments[i].group] += 1
         label = fixed_labels[t] if fixed_labels and fixed_labels[t] else None
         if label is None:
-            label = label_from(ranked[t], tokeniser)
+            short = short_typical_answer(texts, members, typicality, ranked[t], tokeniser)
+            label = label_from(ranked[t], tokeniser, short)
         quotes, quote_rows = pick_quotes(texts, members, typicality)
         themes.append(
             Theme(
