@@ -138,6 +138,9 @@ def _mask_words(label: str, redactor: Redactor) -> str:
     """A label is made of keywords, often lower case: a name among them becomes ``[name]``."""
     import re
 
+    # "don't" is one word: its "don" is not the name Don.
     return re.sub(
-        r"[^\W\d_]+", lambda m: "[name]" if redactor.is_name(m.group()) else m.group(), label
+        r"[^\W\d_]+(?:['’][^\W\d_]+)*",
+        lambda m: "[name]" if redactor.is_name(m.group()) else m.group(),
+        label,
     )
