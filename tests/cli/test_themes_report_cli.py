@@ -265,6 +265,12 @@ def test_imports_are_analysed_under_their_question(config: Path, tmp_path: Path)
         assert done.returncode == 0, done.stderr
     bad = _cli("import", str(loose), "--flow", "force-field", "--step", "nope", *base)
     assert bad.returncode == 1 and "free-text step" in bad.stderr
+    bad = _cli("import", str(loose), "--flow", "challenge-1", "--step", "x", *base)
+    assert bad.returncode == 1 and "open conversation" in bad.stderr
+    bad = _cli("import", str(loose), "--flow", "nope", *base)
+    assert bad.returncode == 1 and "no flow 'nope'" in bad.stderr
+    usage = _cli("import", str(loose), "--step", "helps", *base)
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
     out_dir = tmp_path / "themes"
     done = _cli("themes", "--out", str(out_dir), "--config", str(config))
     assert done.returncode == 0, done.stderr
