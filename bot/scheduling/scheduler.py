@@ -6,8 +6,12 @@ are rebuilt at every start from the config (one job per ``at``/``cron`` entry, s
 that polls for new enrolments, reminders and retries. Nothing is pickled, so a restart never
 runs stale jobs, and the outbox's uniqueness makes a repeated tick harmless.
 
-Several processes may share one PostgreSQL database (rows are claimed with ``SKIP LOCKED``); on
-SQLite only one process may run the scheduler, enforced by a lock file next to the database.
+Several processes may share one PostgreSQL database (rows are claimed with ``SKIP LOCKED`` and
+short leases renewed by a heartbeat, so a dead process's claims pass to another within seconds;
+see :mod:`bot.scheduling.outbox`); on SQLite only one process may run the scheduler, enforced by
+a lock file next to the database, and it settles every claim left behind when it starts.
+
+:meth:`CampaignScheduler.health` is a cheap snapshot for a health check to read.
 
 Usage::
 
@@ -48,7 +52,13 @@ from storage.outbox_repository import OutboxRepo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CampaignScheduler", "SchedulerLockError", "SchedulerOptions", "TickReport"]
+__all__ = [
+    "CampaignScheduler",
+    "SchedulerHealth",
+    "SchedulerLockError",
+    "SchedulerOptions",
+    "TickReport",
+]
 
 
 class SchedulerLockError(BotError):
@@ -69,6 +79,40 @@ class TickReport:
     planned: int
     delivery: DeliveryReport
     channel_posts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerHealth:
+    """What a health endpoint may report about this process's scheduler; reading it costs nothing
+    (no database query), so a load balancer may poll it as often as it likes.
+
+    Args:
+        running: started and not stopping.
+        holder: this process's name in the outbox's ``claimed_by``.
+        last_tick_at: when the last pass (plan, send, channel prompts) finished without error.
+        last_error_at: when a pass last raised (None if never); compare with ``last_tick_at``.
+        ticking: a pass is under way now.
+        leases_held: outbox rows this process has claimed and not yet settled.
+        last_lease_renewal_at: when the heartbeat last renewed those leases.
+        lease_seconds: how long a claim survives without a renewal.
+    """
+
+    running: bool
+    holder: str
+    last_tick_at: datetime | None
+    last_error_at: datetime | None
+    ticking: bool
+    leases_held: int
+    last_lease_renewal_at: datetime | None
+    lease_seconds: float
+
+    def alive(self, now: datetime, *, stale_after: timedelta) -> bool:
+        """Running, and a pass finished within ``stale_after`` (a few poll intervals)."""
+        return (
+            self.running
+            and self.last_tick_at is not None
+            and now - self.last_tick_at <= stale_after
+        )
 
 
 class _SqliteLock:
@@ -163,6 +207,8 @@ class CampaignScheduler:
         )
         self._started = False
         self._stopping = False
+        self._last_tick_at: datetime | None = None
+        self._last_error_at: datetime | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def __aenter__(self) -> CampaignScheduler:
@@ -182,11 +228,19 @@ class CampaignScheduler:
             self._lock.acquire()
         try:
             if self._sqlite:
-                # We hold the only lock, so sends claimed by a process that died are ours now.
+                # We hold the only lock, so sends claimed by a process that died are ours to
+                # settle now: unmarked ones go back to pending, marked ones become uncertain.
                 async with self.sessionmaker.begin() as session:
-                    released = await OutboxRepo(session).release_all(self.clock.now())
-                if released:
-                    log.warning("recovered %s send(s) left mid-way by a stopped process", released)
+                    found = await OutboxRepo(session).recover(self.clock.now(), everyone=True)
+                if found.total:
+                    log.warning(
+                        "settled %d send(s) left mid-way by a stopped process: %d back to "
+                        "pending, %d uncertain (not repeated), %d resumed after an uncertain part",
+                        found.total,
+                        found.released,
+                        found.uncertain,
+                        found.resumed,
+                    )
             self._stopping = False
             self.rebuild_jobs()
             self.aps.start()
@@ -257,14 +311,32 @@ class CampaignScheduler:
         else:
             log.warning("scheduler job %s missed %s", event.job_id, event.scheduled_run_time)
 
+    def health(self) -> SchedulerHealth:
+        """A snapshot of this scheduler's state for a health check (no I/O)."""
+        return SchedulerHealth(
+            running=self._started and not self._stopping,
+            holder=self.holder,
+            last_tick_at=self._last_tick_at,
+            last_error_at=self._last_error_at,
+            ticking=self._tick_lock.locked(),
+            leases_held=len(self.sender.held),
+            last_lease_renewal_at=self.sender.last_renewal,
+            lease_seconds=self.options.lease.total_seconds(),
+        )
+
     async def tick(self) -> TickReport:
         """Plan what is due or soon due, send what is due now, post channel prompts."""
         async with self._tick_lock:
-            now = self.clock.now()
-            planned = await self.planner.plan(now)
-            delivery = await self.sender.deliver_due()
-            posts = await self._post_channel_prompts(now)
-            await self._schedule_wake()
+            try:
+                now = self.clock.now()
+                planned = await self.planner.plan(now)
+                delivery = await self.sender.deliver_due()
+                posts = await self._post_channel_prompts(now)
+                await self._schedule_wake()
+            except Exception:
+                self._last_error_at = self.clock.now()
+                raise
+            self._last_tick_at = self.clock.now()
             return TickReport(planned, delivery, posts)
 
     async def _schedule_wake(self) -> None:
