@@ -60,6 +60,9 @@ from storage.repositories import EnrolmentRepo, StateRepo
 
 log = logging.getLogger(__name__)
 
+PREPARE_CHUNK = 10
+"""Claimed rows prepared per transaction: short enough that marks never wait long for it."""
+
 _current_send: contextvars.ContextVar[list[DeliveryOutcome] | None] = contextvars.ContextVar(
     "outbox_send", default=None
 )
@@ -146,7 +149,7 @@ class OutboxSender:
             async with journal:
                 try:
                     while True:
-                        claimed, ready = await self._claim_and_prepare(report)
+                        claimed, ready = await self._claim_and_prepare(report, journal)
                         if sending is not None:
                             await sending
                             sending = None
@@ -208,32 +211,46 @@ class OutboxSender:
         await asyncio.gather(*(one(item) for item in ready))
 
     # -- 1. claim and prepare -------------------------------------------------------------------
-    async def _claim_and_prepare(self, report: DeliveryReport) -> tuple[int, list[OutboxItem]]:
+    async def _claim_and_prepare(
+        self, report: DeliveryReport, journal: SendJournal | None = None
+    ) -> tuple[int, list[OutboxItem]]:
+        """Settle lapsed claims and claim a batch (one short transaction), then prepare it in
+        small transactions, so marks and results of the batch being sent are never held up
+        for long behind the database's write lock (SQLite has one for the whole file)."""
         now = self.clock.now()
-        ready: list[OutboxItem] = []
         async with self.sessionmaker.begin() as session:
             repo = OutboxRepo(session)
             recovered = await repo.recover(now, exclude_holder=self.holder if self.held else None)
-            if recovered.total:
-                report.recovered += recovered.total
-                report.uncertain += recovered.uncertain
-                log.warning(
-                    "outbox: settled %d send(s) a stopped sender held: %d back to pending, "
-                    "%d uncertain (not repeated), %d resumed after an uncertain part",
-                    recovered.total,
-                    recovered.released,
-                    recovered.uncertain,
-                    recovered.resumed,
-                )
             items = await repo.claim(
                 now, self.holder, now + self.options.lease, self.platforms, self.options.batch
             )
-            report.claimed += len(items)
-            for item in items:
-                prepared = await self._prepare(session, repo, item, now, report)
-                if prepared is not None:
-                    ready.append(prepared)
-        self.held.update(item.id for item in ready)
+        if recovered.total:
+            report.recovered += recovered.total
+            report.uncertain += recovered.uncertain
+            log.warning(
+                "outbox: settled %d send(s) a stopped sender held: %d back to pending, "
+                "%d uncertain (not repeated), %d resumed after an uncertain part",
+                recovered.total,
+                recovered.released,
+                recovered.uncertain,
+                recovered.resumed,
+            )
+        report.claimed += len(items)
+        self.held.update(item.id for item in items)
+        ready: list[OutboxItem] = []
+        for start in range(0, len(items), PREPARE_CHUNK):
+            if journal is not None:
+                await journal.idle()  # the sends under way write first
+            settled: list[int] = []
+            async with self.sessionmaker.begin() as session:
+                repo = OutboxRepo(session)
+                for item in items[start : start + PREPARE_CHUNK]:
+                    prepared = await self._prepare(session, repo, item, now, report)
+                    if prepared is None:
+                        settled.append(item.id)
+                    else:
+                        ready.append(prepared)
+            self.held.difference_update(settled)
         return len(items), ready
 
     async def _prepare(

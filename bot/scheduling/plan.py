@@ -48,7 +48,8 @@ class SchedulerOptions:
             it every third of this while it works, so a dead process's claims pass to another
             sender this long after it died.
         batch: sends claimed per database transaction.
-        concurrency: sends handed to adapters at once (the adapters do the rate limiting).
+        concurrency: sends handed to adapters at once (the adapters do the rate limiting);
+            also the most sends a kill can leave ``uncertain`` in one process.
         max_catch_up: old cron occurrences recorded as missed at most, per entry and restart.
     """
 
@@ -60,7 +61,7 @@ class SchedulerOptions:
     max_backoff: timedelta = timedelta(hours=1)
     lease: timedelta = timedelta(seconds=10)
     batch: int = 100
-    concurrency: int = 16
+    concurrency: int = 4
     max_catch_up: int = 50
 
     @classmethod

@@ -57,6 +57,8 @@ class SendJournal:
         self._marks: list[tuple[tuple[int, int, int], asyncio.Future[bool]]] = []
         self._records: list[Record] = []
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
@@ -82,18 +84,30 @@ class SendJournal:
         """
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._marks.append(((outbox_id, parts_sent, uncertain_parts), future))
+        self._idle.clear()
         self._wake.set()
         return await future
 
     def record(self, record: Record) -> None:
         """Queue a result; it is committed with the next group."""
         self._records.append(record)
+        self._idle.clear()
         self._wake.set()
+
+    async def idle(self) -> None:
+        """Wait until nothing is queued or being committed.
+
+        Other writers of this process (preparing the next batch) wait for this first: on SQLite
+        a waiting connection sleeps in the busy handler while a writer in a loop takes the lock
+        again at once, so without it marks could wait behind a whole batch being prepared.
+        """
+        await self._idle.wait()
 
     async def _run(self) -> None:
         failures = 0
         while True:
             if not (self._marks or self._records):
+                self._idle.set()
                 if self._closing:
                     return
                 await self._wake.wait()
