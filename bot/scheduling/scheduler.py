@@ -11,7 +11,8 @@ short leases renewed by a heartbeat, so a dead process's claims pass to another 
 see :mod:`bot.scheduling.outbox`); on SQLite only one process may run the scheduler, enforced by
 a lock file next to the database, and it settles every claim left behind when it starts.
 
-:meth:`CampaignScheduler.health` is a cheap snapshot for a health check to read.
+:meth:`CampaignScheduler.state` is a cheap snapshot for a health check to read, and
+:meth:`CampaignScheduler.health` its verdict as ``(healthy, reason)``.
 
 Usage::
 
@@ -54,9 +55,9 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CampaignScheduler",
-    "SchedulerHealth",
     "SchedulerLockError",
     "SchedulerOptions",
+    "SchedulerState",
     "TickReport",
 ]
 
@@ -82,8 +83,8 @@ class TickReport:
 
 
 @dataclass(frozen=True, slots=True)
-class SchedulerHealth:
-    """What a health endpoint may report about this process's scheduler; reading it costs nothing
+class SchedulerState:
+    """What a health check may report about this process's scheduler; reading it costs nothing
     (no database query), so a load balancer may poll it as often as it likes.
 
     Args:
@@ -91,7 +92,7 @@ class SchedulerHealth:
         holder: this process's name in the outbox's ``claimed_by``.
         last_tick_at: when the last pass (plan, send, channel prompts) finished without error.
         last_error_at: when a pass last raised (None if never); compare with ``last_tick_at``.
-        ticking: a pass is under way now.
+        tick_started_at: when the pass under way began (None when idle).
         leases_held: outbox rows this process has claimed and not yet settled.
         last_lease_renewal_at: when the heartbeat last renewed those leases.
         lease_seconds: how long a claim survives without a renewal.
@@ -101,18 +102,30 @@ class SchedulerHealth:
     holder: str
     last_tick_at: datetime | None
     last_error_at: datetime | None
-    ticking: bool
+    tick_started_at: datetime | None
     leases_held: int
     last_lease_renewal_at: datetime | None
     lease_seconds: float
 
-    def alive(self, now: datetime, *, stale_after: timedelta) -> bool:
-        """Running, and a pass finished within ``stale_after`` (a few poll intervals)."""
-        return (
-            self.running
-            and self.last_tick_at is not None
-            and now - self.last_tick_at <= stale_after
-        )
+    @property
+    def ticking(self) -> bool:
+        return self.tick_started_at is not None
+
+    def assess(self, now: datetime, *, stale_after: timedelta) -> tuple[bool, str]:
+        """Healthy or not, and why in a few words (no ids): running, and a pass finished within
+        ``stale_after`` or one under way is making progress (a long fan-out renews its leases).
+        """
+        if not self.running:
+            return False, "not running"
+        if self.last_tick_at is not None and now - self.last_tick_at <= stale_after:
+            return True, "running"
+        if self.tick_started_at is not None:
+            if now - self.tick_started_at <= stale_after:
+                return True, "running (a pass is under way)"
+            renewed = self.last_lease_renewal_at
+            if renewed is not None and now - renewed <= stale_after:
+                return True, "running (sending a long fan-out)"
+        return False, "no scheduler pass has finished recently"
 
 
 class _SqliteLock:
@@ -209,6 +222,7 @@ class CampaignScheduler:
         self._stopping = False
         self._last_tick_at: datetime | None = None
         self._last_error_at: datetime | None = None
+        self._tick_started_at: datetime | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def __aenter__(self) -> CampaignScheduler:
@@ -311,22 +325,29 @@ class CampaignScheduler:
         else:
             log.warning("scheduler job %s missed %s", event.job_id, event.scheduled_run_time)
 
-    def health(self) -> SchedulerHealth:
+    def state(self) -> SchedulerState:
         """A snapshot of this scheduler's state for a health check (no I/O)."""
-        return SchedulerHealth(
+        return SchedulerState(
             running=self._started and not self._stopping,
             holder=self.holder,
             last_tick_at=self._last_tick_at,
             last_error_at=self._last_error_at,
-            ticking=self._tick_lock.locked(),
+            tick_started_at=self._tick_started_at,
             leases_held=len(self.sender.held),
             last_lease_renewal_at=self.sender.last_renewal,
             lease_seconds=self.options.lease.total_seconds(),
         )
 
+    def health(self) -> tuple[bool, str]:
+        """Healthy or not and why, for a readiness check: see :meth:`SchedulerState.assess`;
+        a pass counts as recent within three polls (at least a minute)."""
+        stale_after = max(self.options.poll * 3, timedelta(minutes=1))
+        return self.state().assess(self.clock.now(), stale_after=stale_after)
+
     async def tick(self) -> TickReport:
         """Plan what is due or soon due, send what is due now, post channel prompts."""
         async with self._tick_lock:
+            self._tick_started_at = self.clock.now()
             try:
                 now = self.clock.now()
                 planned = await self.planner.plan(now)
@@ -336,6 +357,8 @@ class CampaignScheduler:
             except Exception:
                 self._last_error_at = self.clock.now()
                 raise
+            finally:
+                self._tick_started_at = None
             self._last_tick_at = self.clock.now()
             return TickReport(planned, delivery, posts)
 

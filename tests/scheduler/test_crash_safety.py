@@ -173,7 +173,7 @@ async def test_a_live_senders_heartbeat_keeps_its_claims_from_other_senders(
         clock.set(DUE)
         sending = asyncio.create_task(slow.tick())
         await _until(lambda: slow.adapter.waiting == 2)
-        assert slow.scheduler.health().leases_held == 2
+        assert slow.scheduler.state().leases_held == 2
         for _ in range(5):  # the slow platform holds the sends for ten leases
             clock.advance(timedelta(seconds=1.2))
             await asyncio.sleep(0.4)
@@ -183,31 +183,35 @@ async def test_a_live_senders_heartbeat_keeps_its_claims_from_other_senders(
         assert other.adapter.sent == []
         assert sorted(a.chat_ref for a, _, _ in slow.adapter.sent) == ["ann", "bob"]
         assert await _statuses(slow) == ["sent", "sent"]
-        assert slow.scheduler.health().leases_held == 0
+        assert slow.scheduler.state().leases_held == 0
     finally:
         await other_engine.dispose()
 
 
-async def test_health_says_running_last_tick_and_leases_held(harness, clock):
+async def test_state_says_running_last_tick_and_leases_held(harness, clock):
     h = harness(campaign_settings(AT_10))
     h.adapter = GatedAdapter(clock)
     h.scheduler.sender.adapters = {"telegram": h.adapter}
     await h.join("ann")
-    before = h.scheduler.health()
+    before = h.scheduler.state()
     assert (before.running, before.last_tick_at, before.leases_held) == (False, None, 0)
+    assert h.scheduler.health() == (False, "not running")
     await h.scheduler.start()
     try:
         clock.set(DUE)
         sending = asyncio.create_task(h.tick())
         await _until(lambda: h.adapter.waiting == 1)
-        during = h.scheduler.health()
+        during = h.scheduler.state()
         assert (during.running, during.ticking, during.leases_held) == (True, True, 1)
+        assert h.scheduler.health() == (True, "running (a pass is under way)")
         h.adapter.gate.set()
         await sending
-        after = h.scheduler.health()
+        after = h.scheduler.state()
         assert (after.leases_held, after.last_tick_at) == (0, DUE)
-        assert after.alive(DUE + timedelta(seconds=30), stale_after=timedelta(minutes=1))
-        assert not after.alive(DUE + timedelta(minutes=2), stale_after=timedelta(minutes=1))
+        minute = timedelta(minutes=1)
+        assert after.assess(DUE + timedelta(seconds=30), stale_after=minute) == (True, "running")
+        stale = after.assess(DUE + timedelta(minutes=2), stale_after=minute)
+        assert stale == (False, "no scheduler pass has finished recently")
     finally:
         await h.scheduler.stop()
-    assert h.scheduler.health().running is False
+    assert h.scheduler.state().running is False
