@@ -33,15 +33,17 @@ from bot.scheduling.plan import SchedulerOptions
 from storage.db import make_engine, make_sessionmaker
 from storage.models import OutboxRow
 from storage.repositories import EnrolmentRepo, ParticipantRepo, StateRepo
-from tests.adapters.test_telegram_process import BotProcess
+from tests.adapters.test_telegram_process import BotProcess, _cli
 from tests.conftest import _truncate_postgres, example_data, write_config
 from tests.doubles.telegram_api import TelegramApiDouble
 
 CAMPAIGN = "fan-out"
 PULSE = "How positive do you feel"
 FIRST_CHAT = 90_000
-LEAD = 12.0
-"""Seconds from the start to the ``at`` send: the processes start up first."""
+LEAD = 8.0
+"""Seconds from the start to the ``at`` send on SQLite (a late start only sends late)."""
+PAIR_LEAD = 20.0
+"""The same with two processes: both must be up before it, so that both take part."""
 SCHEDULER_ENV = {"LISTENING_SCHEDULER_POLL": "1s"}
 FINAL = ("sent", "uncertain")
 IN_FLIGHT = SchedulerOptions().concurrency
@@ -211,12 +213,12 @@ async def test_sqlite_fan_out_killed_and_restarted_sends_each_prompt_at_most_onc
         async def started() -> bool:
             return _started(log)
 
-        await _until(started, "the bot to start", LEAD)
+        await _until(started, "the bot to start", 60)
 
         async def enough() -> bool:
             return sum(_pulses(tg).values()) >= kill_after
 
-        await _until(enough, f"{kill_after} prompts", LEAD + 30)
+        await _until(enough, f"{kill_after} prompts", LEAD + 60)
         if busy:
             with _SqliteBusy(sqlite_url):
                 await asyncio.sleep(1.0)  # sends already prepared may go on meanwhile
@@ -236,6 +238,9 @@ async def test_sqlite_fan_out_killed_and_restarted_sends_each_prompt_at_most_onc
         assert await bot.terminate() == 0, log.read_text()
     sent, uncertain = await _check_once_each(tg, sqlite_url, n)
     assert uncertain <= IN_FLIGHT, f"{uncertain} uncertain: more than the sends in flight"
+    printed = await _cli("status", "--config", str(config), env={"COLUMNS": "200"})
+    (all_row,) = [line for line in printed.splitlines() if line.startswith("│ all")]
+    assert all_row.split("│")[-2].strip() == str(uncertain), printed  # the "uncertain" column
     print(
         f"\nsqlite seed {seed} busy={busy}: killed after {kill_after} prompts; "
         f"{sent} sent, {uncertain} uncertain"
@@ -250,7 +255,7 @@ async def test_two_processes_on_postgresql_survivor_finishes_a_killed_fan_out_wi
     n = 200
     kill_after = random.Random(9).randint(15, 40)
     await _enrol(url, n)
-    at = (datetime.now(UTC) + timedelta(seconds=LEAD)).replace(microsecond=0)
+    at = (datetime.now(UTC) + timedelta(seconds=PAIR_LEAD)).replace(microsecond=0)
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     bots = [
         BotProcess(_config(tmp_path, tg, url, at, name, webhook=True), log, env=SCHEDULER_ENV)
@@ -264,7 +269,7 @@ async def test_two_processes_on_postgresql_survivor_finishes_a_killed_fan_out_wi
         async def both_started() -> bool:
             return all(_started(log) for log in logs)
 
-        await _until(both_started, "both bots to start", LEAD)
+        await _until(both_started, "both bots to start", PAIR_LEAD)
         assert datetime.now(UTC) < at, "the processes started too slowly for this timing"
         assert doomed.proc is not None
 
@@ -272,7 +277,7 @@ async def test_two_processes_on_postgresql_survivor_finishes_a_killed_fan_out_wi
             held = await _claimed_by(url, doomed.proc.pid)  # type: ignore[union-attr]
             return held > 0 and sum(_pulses(tg).values()) >= kill_after
 
-        await _until(doomed_is_sending, "the first process to hold part of the fan-out", LEAD + 30)
+        await _until(doomed_is_sending, "the first process to hold part of the fan-out", 40)
         await doomed.kill()
         killed = time.monotonic()
         assert sum(_pulses(tg).values()) < n, "the fan-out ended before the kill"
