@@ -126,6 +126,9 @@ class OutboxSender:
         self.clock = clock
         self.options = options
         self.holder = holder
+        bind = sessionmaker.kw.get("bind")
+        self._one_writer = bind is not None and bind.dialect.name == "sqlite"
+        """SQLite has one write lock for the whole file: preparing waits for the journal."""
         self.held: set[int] = set()
         """Rows this sender has claimed and not yet settled (what its heartbeat keeps)."""
         self.last_renewal: datetime | None = None
@@ -239,7 +242,7 @@ class OutboxSender:
         self.held.update(item.id for item in items)
         ready: list[OutboxItem] = []
         for start in range(0, len(items), PREPARE_CHUNK):
-            if journal is not None:
+            if journal is not None and self._one_writer:
                 await journal.idle()  # the sends under way write first
             settled: list[int] = []
             async with self.sessionmaker.begin() as session:
@@ -391,7 +394,7 @@ class OutboxSender:
             report.sent += 1
 
         async def record(repo: OutboxRepo) -> None:
-            await repo.finish(
+            kept = await repo.finish(
                 item.id,
                 status,
                 now,
@@ -402,6 +405,8 @@ class OutboxSender:
                 detail=detail,
                 holder=self.holder,
             )
+            if not kept:  # our claim lapsed and another sender settled it as uncertain
+                log.warning("outbox send %s went out after its claim lapsed", item.id)
 
         return record
 
