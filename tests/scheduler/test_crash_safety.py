@@ -215,3 +215,34 @@ async def test_state_says_running_last_tick_and_leases_held(harness, clock):
     finally:
         await h.scheduler.stop()
     assert h.scheduler.state().running is False
+
+
+async def test_after_an_uncertain_part_the_rest_of_the_prompt_is_sent_once(
+    sessionmaker, clock, db_url
+):
+    """A two-message prompt: the first was in flight at the kill, the second never left."""
+    dead = Harness(campaign_settings(AT_10), sessionmaker, clock)
+    await dead.join("ann")
+    clock.set(DUE)
+    await dead.scheduler.planner.plan(clock.now())
+    sender = dead.scheduler.sender
+    _, (item,) = await sender._claim_and_prepare(DeliveryReport())
+    payload = dict(item.payload or {})
+    payload["messages"] = [{"text": "Hello again."}, *payload["messages"]]
+    async with sessionmaker.begin() as session:
+        await OutboxRepo(session).set_payload(item.id, payload, clock.now())
+    async with SendJournal(sessionmaker, clock, sender.holder, OPTIONS.lease) as journal:
+        assert await journal.mark(item.id, 0, 0)  # "Hello again." handed over; then SIGKILL
+
+    alive = Harness(dead.settings, sessionmaker, clock)
+    if db_url.startswith("sqlite"):
+        await alive.scheduler.start()
+        await alive.scheduler.stop()
+    else:
+        clock.advance(OPTIONS.lease)
+    await alive.tick()
+    await alive.tick()
+    texts = alive.adapter.texts_for("ann")
+    assert len(texts) == 1 and "Hello again." not in texts[0]  # only the question, once
+    (row,) = await alive.outbox()
+    assert (row.status, row.parts_sent, row.uncertain_parts) == ("uncertain", 2, 1)
