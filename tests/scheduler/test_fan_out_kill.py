@@ -36,6 +36,7 @@ from storage.repositories import EnrolmentRepo, ParticipantRepo, StateRepo
 from tests.adapters.test_telegram_process import BotProcess, _cli
 from tests.conftest import _truncate_postgres, example_data, write_config
 from tests.doubles.telegram_api import TelegramApiDouble
+from tests.scheduler.test_end_to_end import _status_cells
 
 CAMPAIGN = "fan-out"
 PULSE = "How positive do you feel"
@@ -239,8 +240,7 @@ async def test_sqlite_fan_out_killed_and_restarted_sends_each_prompt_at_most_onc
     sent, uncertain = await _check_once_each(tg, sqlite_url, n)
     assert uncertain <= IN_FLIGHT, f"{uncertain} uncertain: more than the sends in flight"
     printed = await _cli("status", "--config", str(config), env={"COLUMNS": "200"})
-    (all_row,) = [line for line in printed.splitlines() if line.startswith("│ all")]
-    assert all_row.split("│")[-2].strip() == str(uncertain), printed  # the "uncertain" column
+    assert _status_cells(printed, CAMPAIGN)["all"][9] == str(uncertain), printed  # "uncertain"
     print(
         f"\nsqlite seed {seed} busy={busy}: killed after {kill_after} prompts; "
         f"{sent} sent, {uncertain} uncertain"

@@ -1,7 +1,7 @@
 """outbox.attempt_at and uncertain_parts: a durable "about to send" mark per part
 
 Revision ID: ob
-Revises: 0003
+Revises: og
 Create Date: 2026-12-01 15:50:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.models
 
 revision = "ob"
-down_revision = "0003"
+down_revision = "og"
 branch_labels = None
 depends_on = None
 
