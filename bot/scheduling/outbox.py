@@ -60,7 +60,7 @@ from storage.repositories import EnrolmentRepo, StateRepo
 
 log = logging.getLogger(__name__)
 
-PREPARE_CHUNK = 10
+PREPARE_CHUNK = 4
 """Claimed rows prepared per transaction: short enough that marks never wait long for it."""
 
 _current_send: contextvars.ContextVar[list[DeliveryOutcome] | None] = contextvars.ContextVar(
