@@ -175,6 +175,8 @@ async def _check_once_each(tg: TelegramApiDouble, url: str, n: int) -> tuple[int
     assert never <= uncertain, f"{len(never - uncertain)} never sent and not counted uncertain"
     sent_rows = {chats[r.participant_id] for r in rows if r.status == "sent"}
     assert all(pulses[chat] == 1 for chat in sent_rows), "a send recorded as sent never arrived"
+    arrived = len(uncertain & set(pulses))
+    print(f"\n{len(uncertain)} uncertain, of which {arrived} had reached the double", end="")
     return len(sent_rows), len(uncertain)
 
 
