@@ -57,6 +57,7 @@ class FaultPlan:
             matching call gets it, whatever the dice say (so a check meets it in every run).
         ambiguous_kinds: the faults after which the client cannot know whether the message was
             taken (Slack documents a 500 as possibly posted; Telegram's as not taken).
+        spared: chats (or channels) whose calls never misbehave.
     """
 
     seed: int
@@ -67,6 +68,7 @@ class FaultPlan:
     on_accept: Callable[[str, str | None, str | None], None] | None = None
     force: list[tuple[str, str, FaultKind]] = field(default_factory=list)
     ambiguous_kinds: frozenset[FaultKind] = AMBIGUOUS
+    spared: set[str] = field(default_factory=set)
     enabled: bool = True
     injected: list[Injected] = field(default_factory=list)
     _random: random.Random = field(init=False)
@@ -78,7 +80,7 @@ class FaultPlan:
     def decide(self, method: str, chat: object = None, text: object = None) -> Injected | None:
         """The fault for this call, or None to answer normally (and record what was decided)."""
         allowed = self.methods.get(method)
-        if not self.enabled:
+        if not self.enabled or (chat is not None and str(chat) in self.spared):
             return None
         for index, (forced_method, contains, kind) in enumerate(self.force):
             if forced_method == method and isinstance(text, str) and contains in text:

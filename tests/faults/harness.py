@@ -81,11 +81,24 @@ async def until(check: Callable[[], bool], what: str, timeout: float) -> bool:
     return True
 
 
+class _Outages:
+    """When the database was last unavailable (a process exiting then is told apart)."""
+
+    active = 0
+    ended = 0.0
+
+    @classmethod
+    def recent(cls) -> bool:
+        return cls.active > 0 or time.monotonic() - cls.ended < 10
+
+
 class BotUnderTest:
     """``listening-bot run --verbose`` as a child process that can be killed at any instant.
 
     ``kill_now`` is synchronous so a double's request handler can call it between taking a
-    message and answering; ``restart_later`` then starts the bot again after a pause.
+    message and answering; the bot is then started again after a seeded pause. Like a service
+    manager, it also restarts (after a second) a bot that exits on its own, and records that in
+    ``crashes`` with whether the database had just been unavailable.
     """
 
     def __init__(self, config: Path, log: Path, env: Mapping[str, str], rng: random.Random):
@@ -93,7 +106,10 @@ class BotUnderTest:
         self.proc: asyncio.subprocess.Process | None = None
         self.kills = 0
         self.exits: list[int] = []
+        self.crashes: list[tuple[int, bool]] = []
+        self._expected = False
         self._restarting: asyncio.Task[None] | None = None
+        self._watchers: set[asyncio.Task[None]] = set()
         self._kill_points: list[str] = []
 
     @property
@@ -122,12 +138,25 @@ class BotUnderTest:
             )
         finally:
             handle.close()
+        self._expected = False
+        watcher = asyncio.get_running_loop().create_task(self._watch(self.proc))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+
+    async def _watch(self, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        if proc is not self.proc or self._expected:
+            return
+        self.crashes.append((code, _Outages.recent()))
+        self._expected = True  # this restart is ours
+        self._restarting = asyncio.get_running_loop().create_task(self._restart())
 
     def kill_now(self, why: str) -> bool:
         """SIGKILL at once (no await in between) and schedule a restart; False if not running."""
         if not self.alive:
             return False
         assert self.proc is not None
+        self._expected = True
         os.kill(self.proc.pid, signal.SIGKILL)
         self.kills += 1
         self._kill_points.append(why)
@@ -157,10 +186,11 @@ class BotUnderTest:
             await asyncio.wait_for(self._restarting, 30)
 
     async def ensure_running(self) -> None:
-        """Restart the bot if it exited on its own (counted as an unclean exit)."""
+        """Wait for any restart under way, then make sure the bot is up."""
+        await self.settle()
+        await asyncio.sleep(0)
         await self.settle()
         if self.proc is not None and self.proc.returncode is not None:
-            self.exits.append(self.proc.returncode)
             await self.start()
 
     async def terminate(self) -> int:
@@ -170,6 +200,7 @@ class BotUnderTest:
 
     async def _stop(self) -> int:
         assert self.proc is not None
+        self._expected = True
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -194,6 +225,7 @@ async def database_outage(db_url: str, seconds: float) -> None:
     if db_url.startswith("sqlite"):
         path = db_url.split("///", 1)[1]
 
+        _Outages.active += 1
         conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
         # in a thread: taking the lock waits for the bot's write in progress
         taking = asyncio.ensure_future(asyncio.to_thread(conn.execute, "BEGIN EXCLUSIVE"))
@@ -206,11 +238,14 @@ async def database_outage(db_url: str, seconds: float) -> None:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             conn.close()
+            _Outages.active -= 1
+            _Outages.ended = time.monotonic()
         return
     import asyncpg
 
     plain = re.sub(r"^postgresql\+\w+://", "postgresql://", db_url)
     conn = await asyncpg.connect(plain)
+    _Outages.active += 1
     try:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -220,6 +255,8 @@ async def database_outage(db_url: str, seconds: float) -> None:
             )
             await asyncio.sleep(0.5)
     finally:
+        _Outages.active -= 1
+        _Outages.ended = time.monotonic()
         await conn.close()
 
 

@@ -27,7 +27,14 @@ from storage.db import make_engine, make_sessionmaker
 from storage.models import Enrolment, OutboxRow, PlatformAddress, Response
 from tests.conftest import example_data, write_config
 from tests.doubles.faults import FaultPlan
-from tests.faults.harness import TALLY, BotUnderTest, gather_bounded, leaks, until
+from tests.faults.harness import (
+    TALLY,
+    BotUnderTest,
+    database_outage,
+    gather_bounded,
+    leaks,
+    until,
+)
 
 CAMPAIGN = "faults-2026"
 CONSENT = "Your answers are kept without your name. Do you agree to take part?"
@@ -99,6 +106,11 @@ class RunResult:
     uncertain: list[str] = field(default_factory=list)
     log_leaks: list[str] = field(default_factory=list)
     exit_codes: list[int] = field(default_factory=list)
+    """Exit codes of the graceful stops (SIGTERM)."""
+    crashes: list[str] = field(default_factory=list)
+    """Times the bot exited on its own while the database was fine (it was restarted)."""
+    refused_starts: int = 0
+    """Times it exited on its own just after the database was unavailable (restarted too)."""
     kill_points: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -134,7 +146,8 @@ class RunResult:
             f"prompts unsent={len(self.prompts_unsent)} twice={len(self.prompts_twice)} "
             f"replies unsent={len(self.replies_unsent)} twice={len(self.replies_twice)} "
             f"uncertain={len(self.uncertain)} log-leaks={len(self.log_leaks)} "
-            f"exits={self.exit_codes} ({self.seconds:.0f}s)"
+            f"exits={self.exit_codes} crashes={len(self.crashes)} "
+            f"exits-during-outage={self.refused_starts} ({self.seconds:.0f}s)"
         )
 
 
@@ -223,9 +236,11 @@ class Killer:
         self.triggers = dict(triggers)
         self.seen: Counter[str] = Counter()
         self.armed = False
+        self.spared: set[str] = set()
+        """Chats whose messages never trigger a kill."""
 
     def __call__(self, method: str, chat: str | None, text: str | None) -> None:
-        if method != self.method or not text or not self.armed:
+        if method != self.method or not text or not self.armed or chat in self.spared:
             return
         for marker in list(self.triggers):
             if marker in text:
@@ -243,8 +258,6 @@ def killer_for(bot: BotUnderTest, method: str, rng: random.Random, people: int) 
 
 async def outages(db_url: str, t0: datetime, rng: random.Random, result: RunResult) -> None:
     """The database goes away just before the fan-out, and again while people answer."""
-    from tests.faults.harness import database_outage
-
     await asyncio.sleep(max(0.0, t0.timestamp() - time.time() - 1))
     await database_outage(db_url, rng.uniform(2, 4))
     result.outages += 1
@@ -317,6 +330,7 @@ async def judge(
             ).all()
     finally:
         await engine.dispose()
+    recorded = await _uncertain_replies(db_url)
     stored: dict[str, Counter[str]] = {}
     for chat, flow, answer in rows:
         stored.setdefault(chat, Counter())["pulse" if flow == "pulse" else answer] += 1
@@ -337,6 +351,7 @@ async def judge(
         if person.chat in before_t0 and not person.blocks:
             expected.append(PULSE)
         texts = received(person.chat)
+        excused = 0
         for marker in expected:
             copies = sum(marker in t for t in texts)
             prompt = marker in PROMPTS
@@ -344,13 +359,42 @@ async def judge(
                 if prompt and person.chat in uncertain_prompts:
                     continue  # counted above, from the outbox
                 if plan.ambiguous(person.chat, marker):
-                    result.uncertain.append(f"{who}: {marker!r} met a dropped connection")
+                    result.uncertain.append(f"{who}: {marker!r} may have arrived (no answer)")
+                    excused += 1
                     continue
                 where = result.prompts_unsent if prompt else result.replies_unsent
                 where.append(f"{who}: {marker!r} never reached the platform")
             elif copies > 1:
                 where = result.prompts_twice if prompt else result.replies_twice
                 where.append(f"{who}: {marker!r} reached the platform {copies} times")
+        # replies the bot itself recorded as uncertain, beyond those already counted above
+        for _ in range(recorded.get(person.chat, 0) - excused):
+            result.uncertain.append(f"{who}: a reply the bot recorded as uncertain")
+
+
+async def _uncertain_replies(db_url: str) -> dict[str, int]:
+    """Replies each chat's inbound log records as uncertain, where the schema keeps that count
+    (``inbound_log.replies_uncertain``); empty otherwise."""
+    from sqlalchemy import func
+
+    from storage.models import InboundLog
+
+    column = getattr(InboundLog, "replies_uncertain", None)
+    if column is None:
+        return {}
+    engine = make_engine(db_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            rows = (
+                await session.execute(
+                    select(PlatformAddress.chat_ref, func.sum(column))
+                    .join(PlatformAddress, _same_participant(InboundLog))
+                    .group_by(PlatformAddress.chat_ref)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    return {chat: int(total or 0) for chat, total in rows}
 
 
 @dataclass(slots=True)
@@ -373,9 +417,9 @@ async def drive(
 ) -> None:
     """Play the campaign against the real process while everything breaks, then judge it.
 
-    1. The bot starts with the fan-out far in the future. Whoever blocks the bot joins first,
-       with no faults (so a refused send happens in every run); then faults and kills are on
-       and everyone else joins.
+    1. The bot starts with the fan-out far in the future and everyone joins. Whoever blocks the
+       bot meets no faults and triggers no kill until they have joined (so a refused send
+       happens in every run).
     2. Once nobody is still joining, the fan-out is set a few seconds ahead and the bot is
        restarted gracefully (an organiser editing the file), and the database goes away twice.
     3. People answer; afterwards the bot gets time to finish (bounded), is stopped with SIGTERM
@@ -390,26 +434,36 @@ async def drive(
     plan = platform.plan
     plan.on_accept = killer
     t0 = FAR
+
+    def blocking(who: Person) -> Callable[[], None]:
+        def block() -> None:
+            if platform.block is not None:
+                platform.block(who)
+            plan.spared.discard(who.chat)  # from now on the platform refuses them anyway
+            killer.spared.discard(who.chat)
+
+        return block
+
+    for blocker in [p for p in people if p.blocks]:
+        plan.spared.add(blocker.chat)
+        killer.spared.add(blocker.chat)
+    plan.enabled = killer.armed = True
     await bot.start()
     try:
-        for blocker in [p for p in people if p.blocks]:
-            plan.enabled = False
-
-            def block(who: Person = blocker) -> None:
-                if platform.block is not None:
-                    platform.block(who)
-
-            await play(blocker, platform.act, platform.received, random.Random(seed), block)
-        plan.enabled = killer.armed = True
-        others = [p for p in people if not p.blocks]
         players = [
             asyncio.ensure_future(
-                play(p, platform.act, platform.received, random.Random(seed * 1000 + i))
+                play(
+                    p,
+                    platform.act,
+                    platform.received,
+                    random.Random(seed * 1000 + i),
+                    blocking(p) if p.blocks else None,
+                )
             )
-            for i, p in enumerate(others)
+            for i, p in enumerate(people)
         ]
-        await until(lambda: not any(p.enrolling for p in others), "joining", ENROL_BUDGET)
-        t0 = datetime.fromtimestamp(int(time.time()) + 7, UTC)
+        await until(lambda: not any(p.enrolling for p in people), "joining", ENROL_BUDGET)
+        t0 = datetime.fromtimestamp(int(time.time()) + 6, UTC)
         campaign_config(folder, db_url, t0, platform.section)
         await bot.restart()
         down = asyncio.ensure_future(outages(db_url, t0, rng, result))
@@ -420,6 +474,8 @@ async def drive(
         plan.enabled = False
         result.exit_codes = [*bot.exits, await bot.terminate()]
     result.kills, result.kill_points = bot.kills, bot.kill_points
+    result.crashes = [f"exited with {code}" for code, outage in bot.crashes if not outage]
+    result.refused_starts = sum(outage for _, outage in bot.crashes)
     result.faults = plan.counts()
     await judge(result, people, platform.received, db_url, plan, t0)
     secrets = [s for p in people for s in p.secrets]

@@ -1,12 +1,12 @@
 """Fault injection: the real process, seeded platform faults, SIGKILLs and a vanishing database.
 
 The runs (``telegram_run.py``, ``slack_run.py``; the campaign and verdict in ``scenario.py``)
-happen once per module: in CI two on Telegram (SQLite, then PostgreSQL when
-``LISTENING_TEST_POSTGRES_URL`` is set, else SQLite again) and one on Slack over HTTP;
-``LISTENING_FAULT_SCALE=10`` runs ten times as many with other seeds. Every check below then
-reads their findings, per platform, so one broken guarantee never hides another. The summary
-line (``faults: runs=... kills=... faults=... lost=... duplicated=... unsent=... uncertain=...``)
-is printed at the end of the pytest output by ``tests/faults/conftest.py``.
+happen once per module: in CI one on Telegram (SQLite) and one on Slack over HTTP (PostgreSQL
+when ``LISTENING_TEST_POSTGRES_URL`` is set, else SQLite); ``LISTENING_FAULT_SCALE=10`` runs
+ten times as many with other seeds, the two platforms taking turns on PostgreSQL. Every check
+below then reads their findings, per platform, so one broken guarantee never hides another.
+The summary line (``faults: runs=... kills=... faults=... lost=... duplicated=... unsent=...
+uncertain=...``) is printed at the end of the pytest output by ``tests/faults/conftest.py``.
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ def runs(
     request: pytest.FixtureRequest, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, list[RunResult]]:
     found: dict[str, list[RunResult]] = {"telegram": [], "slack": []}
-    plan: list[tuple[str, Callable[..., object], int, bool]] = [
-        ("telegram", telegram_run, PARENTS, False),
-        ("telegram", telegram_run, PARENTS, True),
-        ("slack", slack_run, STAFF, False),
-    ]
     for index in range(SCALE):
+        # the platforms take turns on PostgreSQL (when configured), starting with Slack
+        plan: list[tuple[str, Callable[..., object], int, bool]] = [
+            ("telegram", telegram_run, PARENTS, index % 2 == 1),
+            ("slack", slack_run, STAFF, index % 2 == 0),
+        ]
         for slot, (platform, run, people, postgres) in enumerate(plan):
             seed = SEED + index * len(plan) + slot
             folder = tmp_path_factory.mktemp(f"{platform}-{seed}")
@@ -95,21 +95,20 @@ def test_no_answer_is_stored_twice(runs: dict[str, list[RunResult]], platform: s
     assert _found(runs, platform, "answers_twice") == []
 
 
-@pytest.mark.parametrize(
-    "platform",
-    [
-        pytest.param(
-            "telegram",
-            marks=pytest.mark.xfail(
-                bool(POSTGRES_URL),
-                strict=False,  # only when the kill leaves a claimed batch unsent: not every run
-                reason="issue 9 item 4: on PostgreSQL a killed process's claimed prompts wait "
-                "out a 10-minute lease (fixed on branch outbox)",
-            ),
+def _lease(platform: str) -> object:
+    """Item 4 shows only on PostgreSQL, and only when a kill leaves a claimed batch unsent."""
+    return pytest.param(
+        platform,
+        marks=pytest.mark.xfail(
+            bool(POSTGRES_URL),
+            strict=False,
+            reason="issue 9 item 4: on PostgreSQL a killed process's claimed prompts wait out "
+            "a 10-minute lease (fixed on branch outbox)",
         ),
-        "slack",
-    ],
-)
+    )
+
+
+@pytest.mark.parametrize("platform", [_lease("telegram"), _lease("slack")])
 def test_every_scheduled_prompt_reaches_the_platform(
     runs: dict[str, list[RunResult]], platform: str
 ) -> None:
@@ -128,8 +127,8 @@ def test_every_scheduled_prompt_reaches_the_platform(
             "slack",
             marks=pytest.mark.xfail(
                 strict=False,  # only when the kill catches sends delivered but not yet recorded
-                reason="issue 9 item 3: a kill early in a fan-out on SQLite re-sends what was "
-                "already sent (fixed on branch outbox)",
+                reason="issue 9 items 3 and 4: a kill in a fan-out re-sends what was already "
+                "sent (fixed on branch outbox)",
             ),
         ),
     ],
@@ -194,8 +193,15 @@ def test_logs_name_no_one(runs: dict[str, list[RunResult]], platform: str) -> No
 def test_the_bot_stops_cleanly_after_the_faults(
     runs: dict[str, list[RunResult]], platform: str
 ) -> None:
-    """SIGTERM at the end exits 0, and the process never exited on its own during the run."""
+    """SIGTERM (once mid-run, once at the end) exits 0."""
     assert [(r.seed, r.exit_codes) for r in runs[platform] if any(r.exit_codes)] == []
+
+
+@pytest.mark.parametrize("platform", TELEGRAM_SLACK)
+def test_the_bot_never_exits_on_its_own(runs: dict[str, list[RunResult]], platform: str) -> None:
+    """Platform faults and kills never make it exit (exiting with a clear error because the
+    database cannot be reached at start-up is counted in the run's note, not here)."""
+    assert _found(runs, platform, "crashes") == []
 
 
 def test_the_log_scan_finds_what_it_looks_for() -> None:
