@@ -417,9 +417,9 @@ async def drive(
 ) -> None:
     """Play the campaign against the real process while everything breaks, then judge it.
 
-    1. The bot starts with the fan-out far in the future and everyone joins. Whoever blocks the
-       bot meets no faults and triggers no kill until they have joined (so a refused send
-       happens in every run).
+    1. The bot starts with the fan-out far in the future. Whoever blocks the bot joins first,
+       with no faults and no kills (so a send refused for good happens in every run); then the
+       faults and kills begin and everyone else joins.
     2. Once nobody is still joining, the fan-out is set a few seconds ahead and the bot is
        restarted gracefully (an organiser editing the file), and the database goes away twice.
     3. People answer; afterwards the bot gets time to finish (bounded), is stopped with SIGTERM
@@ -444,23 +444,23 @@ async def drive(
 
         return block
 
-    for blocker in [p for p in people if p.blocks]:
+    blockers = [p for p in people if p.blocks]
+    for blocker in blockers:
         plan.spared.add(blocker.chat)
         killer.spared.add(blocker.chat)
-    plan.enabled = killer.armed = True
     await bot.start()
     try:
+        # Whoever blocks the bot joins first, while nothing breaks yet, so every run has it.
+        for i, blocker in enumerate(blockers):
+            rng_i = random.Random(seed * 1000 + 999 - i)
+            await play(blocker, platform.act, platform.received, rng_i, blocking(blocker))
+        plan.enabled = killer.armed = True
         players = [
             asyncio.ensure_future(
-                play(
-                    p,
-                    platform.act,
-                    platform.received,
-                    random.Random(seed * 1000 + i),
-                    blocking(p) if p.blocks else None,
-                )
+                play(p, platform.act, platform.received, random.Random(seed * 1000 + i))
             )
             for i, p in enumerate(people)
+            if not p.blocks
         ]
         await until(lambda: not any(p.enrolling for p in people), "joining", ENROL_BUDGET)
         t0 = datetime.fromtimestamp(int(time.time()) + 6, UTC)
