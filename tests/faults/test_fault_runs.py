@@ -179,7 +179,8 @@ def test_no_reply_reaches_the_platform_twice(
         ),
         _known(
             "slack",
-            "issue 9 item 7: Slack channel ids in default logs (fixed on branch hardening)",
+            "issue 9 item 7: the outbox's 'reply to Address(...) not delivered' warning names "
+            "the Slack channel (bot/scheduling/outbox.py; fixed on branch tgfaults)",
         ),
     ],
 )
