@@ -57,7 +57,9 @@ class FaultPlan:
             matching call gets it, whatever the dice say (so a check meets it in every run).
         ambiguous_kinds: the faults after which the client cannot know whether the message was
             taken (Slack documents a 500 as possibly posted; Telegram's as not taken).
-        spared: chats (or channels) whose calls never misbehave.
+        spared: chats (or channels) whose calls never misbehave at random (forced faults still
+            reach them).
+        refusing: chats the platform refuses anyway (a blocked bot); forced faults skip them.
     """
 
     seed: int
@@ -69,6 +71,7 @@ class FaultPlan:
     force: list[tuple[str, str, FaultKind]] = field(default_factory=list)
     ambiguous_kinds: frozenset[FaultKind] = AMBIGUOUS
     spared: set[str] = field(default_factory=set)
+    refusing: set[str] = field(default_factory=set)
     enabled: bool = True
     injected: list[Injected] = field(default_factory=list)
     _random: random.Random = field(init=False)
@@ -80,13 +83,16 @@ class FaultPlan:
     def decide(self, method: str, chat: object = None, text: object = None) -> Injected | None:
         """The fault for this call, or None to answer normally (and record what was decided)."""
         allowed = self.methods.get(method)
-        if not self.enabled or (chat is not None and str(chat) in self.spared):
+        key = None if chat is None else str(chat)
+        if not self.enabled:
             return None
         for index, (forced_method, contains, kind) in enumerate(self.force):
             if forced_method == method and isinstance(text, str) and contains in text:
+                if key in self.refusing:
+                    break
                 del self.force[index]
                 return self._inject(kind, method, chat, text)
-        if not allowed:
+        if not allowed or key in self.spared:
             return None
         draw = self._random.random()
         for kind in KINDS:

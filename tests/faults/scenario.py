@@ -439,8 +439,7 @@ async def drive(
         def block() -> None:
             if platform.block is not None:
                 platform.block(who)
-            plan.spared.discard(who.chat)  # from now on the platform refuses them anyway
-            killer.spared.discard(who.chat)
+            plan.refusing.add(who.chat)  # the forced faults are for people it still reaches
 
         return block
 
@@ -450,7 +449,9 @@ async def drive(
         killer.spared.add(blocker.chat)
     await bot.start()
     try:
-        # Whoever blocks the bot joins first, while nothing breaks yet, so every run has it.
+        # Whoever blocks the bot joins first, with no kills and no random faults, so every run
+        # has a send refused for good, and the forced faults on joining (see FORCED) meet them
+        # deterministically (a retried timeout shows as a second copy, whatever kills follow).
         for i, blocker in enumerate(blockers):
             rng_i = random.Random(seed * 1000 + 999 - i)
             await play(blocker, platform.act, platform.received, rng_i, blocking(blocker))

@@ -24,16 +24,20 @@ def test_the_same_seed_decides_the_same_faults() -> None:
     assert set(first) == {"429", "500", "timeout", "drop"}  # every kind is possible
 
 
-def test_forced_faults_happen_once_and_spared_chats_never_misbehave() -> None:
+def test_forced_faults_happen_once_and_spared_chats_meet_no_random_fault() -> None:
+    always = {"500": 1.0}
+    force = [("sendMessage", "pulse", "timeout")]
     plan = FaultPlan(
-        1, {}, {"sendMessage": ()}, force=[("sendMessage", "pulse", "timeout")], spared={"9"}
+        1, always, {"sendMessage": ("500",)}, force=force, spared={"9"}, refusing={"7"}
     )
-    assert plan.decide("sendMessage", 9, "the pulse") is None  # spared
+    assert plan.decide("sendMessage", 9, "hello") is None  # spared from random faults
     assert plan.decide("getUpdates") is None  # not listed
-    forced = plan.decide("sendMessage", 8, "the pulse question")
-    assert forced is not None and forced.kind == "timeout" and forced.chat == "8"
-    assert plan.decide("sendMessage", 8, "the pulse question") is None  # once only
-    assert plan.ambiguous("8", "pulse") and not plan.ambiguous("9", "pulse")
+    refused = plan.decide("sendMessage", 7, "the pulse")  # refusing: the forced one waits
+    assert refused is not None and refused.kind == "500"
+    forced = plan.decide("sendMessage", 9, "the pulse question")  # forced reach spared chats
+    assert forced is not None and forced.kind == "timeout" and forced.chat == "9"
+    assert plan.decide("sendMessage", 9, "the pulse question") is None  # once only
+    assert plan.ambiguous("9", "pulse") and not plan.ambiguous("7", "pulse")
 
 
 async def _send(client: httpx.AsyncClient, tg: TelegramApiDouble, text: str) -> httpx.Response:
