@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Enrolment, OutboxRow, PlatformAddress, Response
@@ -325,7 +325,12 @@ async def judge(
                 await session.execute(
                     select(OutboxRow.id, PlatformAddress.chat_ref)
                     .join(PlatformAddress, _same_participant(OutboxRow))
-                    .where(OutboxRow.last_error.like("%uncertain%"))
+                    .where(
+                        or_(
+                            OutboxRow.status == "uncertain",
+                            OutboxRow.last_error.like("%uncertain%"),
+                        )
+                    )
                 )
             ).all()
     finally:

@@ -95,44 +95,14 @@ def test_no_answer_is_stored_twice(runs: dict[str, list[RunResult]], platform: s
     assert _found(runs, platform, "answers_twice") == []
 
 
-def _lease(platform: str) -> object:
-    """Item 4 shows only on PostgreSQL, and only when a kill leaves a claimed batch unsent."""
-    return pytest.param(
-        platform,
-        marks=pytest.mark.xfail(
-            bool(POSTGRES_URL),
-            strict=False,
-            reason="issue 9 item 4: on PostgreSQL a killed process's claimed prompts wait out "
-            "a 10-minute lease (fixed on branch outbox)",
-        ),
-    )
-
-
-@pytest.mark.parametrize("platform", [_lease("telegram"), _lease("slack")])
+@pytest.mark.parametrize("platform", TELEGRAM_SLACK)
 def test_every_scheduled_prompt_reaches_the_platform(
     runs: dict[str, list[RunResult]], platform: str
 ) -> None:
     assert _found(runs, platform, "prompts_unsent") == []
 
 
-@pytest.mark.parametrize(
-    "platform",
-    [
-        _known(
-            "telegram",
-            "issue 9 items 3 and 5: a timed-out or killed fan-out send is repeated "
-            "(fixed on branches tgfaults and outbox)",
-        ),
-        pytest.param(
-            "slack",
-            marks=pytest.mark.xfail(
-                strict=False,  # only when the kill catches sends delivered but not yet recorded
-                reason="issue 9 items 3 and 4: a kill in a fan-out re-sends what was already "
-                "sent (fixed on branch outbox)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("platform", TELEGRAM_SLACK)
 def test_no_scheduled_prompt_reaches_the_platform_twice(
     runs: dict[str, list[RunResult]], platform: str
 ) -> None:
