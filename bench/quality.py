@@ -71,40 +71,11 @@ def discovery_quality(console: Console) -> None:
     console.print(table)
 
 
-class _Memo:
-    """The sentence model with each text encoded once per process (same vectors, less time).
-
-    The codebook runs re-embed the same development answers dozens of times; only the random
-    unrelated-text nulls differ between runs.
-    """
-
-    def __init__(self, model: object) -> None:
-        self.model = model
-        self.seen: dict[str, np.ndarray] = {}
-
-    def encode(self, texts: list[str], **options: object) -> np.ndarray:
-        new = [t for t in dict.fromkeys(texts) if t not in self.seen]
-        if new:
-            vectors = self.model.encode(new, **options)  # type: ignore[attr-defined]
-            self.seen.update(zip(new, np.asarray(vectors), strict=True))
-        return np.vstack([self.seen[t] for t in texts])
-
-
-def _memoise_sentence_model() -> None:
-    from bot.analysis import embeddings
-
-    if not isinstance(getattr(embeddings, "_memo", None), _Memo):
-        embeddings._memo = _Memo(embeddings._load_model())  # type: ignore[attr-defined]
-        embeddings._load_model = lambda: embeddings._memo  # type: ignore[attr-defined]
-
-
 def codebook_quality(console: Console, vectoriser: str = "tfidf") -> None:
     """Full and partial codebooks on the held-out halves with one method (``vectoriser``)."""
     from bot.analysis import load_codebook
 
     method = {"vectoriser": vectoriser}
-    if vectoriser == "embeddings":
-        _memoise_sentence_model()
 
     texts, labels, groups = load_dev()
     book = load_codebook(DEV.parent / "codebook.yaml")
