@@ -71,11 +71,8 @@ def discovery_quality(console: Console) -> None:
     console.print(table)
 
 
-def codebook_quality(console: Console, vectoriser: str = "tfidf") -> None:
-    """Full and partial codebooks on the held-out halves with one method (``vectoriser``)."""
+def codebook_quality(console: Console) -> None:
     from bot.analysis import load_codebook
-
-    method = {"vectoriser": vectoriser}
 
     texts, labels, groups = load_dev()
     book = load_codebook(DEV.parent / "codebook.yaml")
@@ -87,9 +84,9 @@ def codebook_quality(console: Console, vectoriser: str = "tfidf") -> None:
         held = split_indices(len(texts), seed)[1]
         with console.status(f"codebook: held-out half {seed}…"):
             sub = ([texts[i] for i in held], [labels[i] for i in held], [groups[i] for i in held])
-            full.append(score(*sub, book, range(n_themes), **method))
+            full.append(score(*sub, book, range(n_themes)))
             for keep in partial_codebooks(n_themes):
-                partial.setdefault(keep, []).append(score(*sub, book, keep, **method))
+                partial.setdefault(keep, []).append(score(*sub, book, keep))
                 outside = [t.name for i, t in enumerate(book.themes) if i not in keep]
                 drop = outside[np.random.default_rng(seed + sum(keep)).integers(len(outside))]
                 kept = held[lab[held] != drop]
@@ -98,9 +95,8 @@ def codebook_quality(console: Console, vectoriser: str = "tfidf") -> None:
                     [labels[i] for i in kept],
                     [groups[i] for i in kept],
                 )
-                partial[keep].append(score(*sub2, book, keep, **method))
-    console.print(f"[bold]Codebook method: {vectoriser}[/]")
-    table = Table(title=f"Full codebook (9 themes) on the three held-out halves ({vectoriser})")
+                partial[keep].append(score(*sub2, book, keep))
+    table = Table(title="Full codebook (9 themes) on the three held-out halves")
     for col in ("figure", "min", "median"):
         table.add_column(col, justify="right" if col != "figure" else "left")
     for name in ("accuracy", "precision", "recall", "f1"):
@@ -132,7 +128,7 @@ def codebook_quality(console: Console, vectoriser: str = "tfidf") -> None:
     console.print(table)
     f1s = sorted(min(r.f1 for r in runs) for runs in partial.values())
     console.print(
-        f"{vectoriser}: across the {len(partial)} partial codebooks: minimum F1 {worst_f1:.3f} "
+        f"Across the {len(partial)} partial codebooks: minimum F1 {worst_f1:.3f} "
         f"(median {np.median(f1s):.3f}; target >= 0.55), minimum other share {worst_other:.3f} "
         "(target >= 0.70)."
     )
@@ -140,12 +136,5 @@ def codebook_quality(console: Console, vectoriser: str = "tfidf") -> None:
 
 def held_out_quality() -> None:
     console = Console()
-    from bot.analysis.embeddings import INSTALL_HINT, available
-
     discovery_quality(console)
     codebook_quality(console)
-    if available():
-        codebook_quality(console, "embeddings")
-    else:
-        skipped = f"codebook, embeddings: not installed ({INSTALL_HINT}); skipped"
-        console.print(skipped, markup=False)

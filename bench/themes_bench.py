@@ -72,14 +72,14 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_codebook(texts: list[str], groups: list[str], vectoriser: str = "tfidf") -> int:
+def run_codebook(texts: list[str], groups: list[str]) -> int:
     from bot.analysis import Comment, apply_codebook, load_codebook
 
     comments = [
         Comment(str(i), t, g, f"p{i}") for i, (t, g) in enumerate(zip(texts, groups, strict=True))
     ]
     book = load_codebook(DEV.parent / "codebook.yaml")
-    result = apply_codebook(comments, book, vectoriser=vectoriser)
+    result = apply_codebook(comments, book)
     return len(result.themes)
 
 
@@ -123,8 +123,6 @@ def worker(method: str, n: int, k: int | None) -> None:
         themes = run_codebook(texts, groups)
     elif method == "embeddings":
         themes = run_embeddings(texts, groups, k)
-    elif method == "codebook-embeddings":
-        themes = run_codebook(texts, groups, "embeddings")
     else:
         themes = run_peer(texts, k or 10)
     seconds = time.perf_counter() - start
@@ -203,15 +201,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="number of responses")
     parser.add_argument(
-        "--worker",
-        choices=("ours", "peer", "codebook", "embeddings", "codebook-embeddings"),
-        help=argparse.SUPPRESS,
-    )
-    parser.add_argument(
-        "--embeddings-n",
-        type=int,
-        default=2_000,
-        help="answers for the optional embeddings methods' speed run (about 35/s on 2 busy cores)",
+        "--worker", choices=("ours", "peer", "codebook", "embeddings"), help=argparse.SUPPRESS
     )
     parser.add_argument("--speed", action="store_true", help="only the speed run")
     parser.add_argument("--quality", action="store_true", help="only the held-out quality")
@@ -225,14 +215,14 @@ def main() -> None:
         worker(args.worker, args.n, args.k)
         return
     if not args.quality:
-        speed(args.n, args.embeddings_n)
+        speed(args.n)
     if not args.speed:
         from quality import held_out_quality
 
         held_out_quality()
 
 
-def speed(n: int, embeddings_n: int) -> None:
+def speed(n: int) -> None:
     """Time and peak memory of every method on ``n`` answers, beside a bare peer."""
     from rich.console import Console
     from rich.table import Table
@@ -247,16 +237,12 @@ def speed(n: int, embeddings_n: int) -> None:
         book = measure("codebook", n, None)
     with console.status(f"TF-IDF + KMeans (k={k}) on {n:,} responses…"):
         peer = measure("peer", n, k)
-    emb = emb_book = None
+    emb = None
     if available():
-        with console.status(f"embeddings discovery on {embeddings_n:,} responses…"):
-            emb = measure("embeddings", embeddings_n, k)
-        with console.status(f"codebook matching, embeddings, on {embeddings_n:,} responses…"):
-            emb_book = measure("codebook-embeddings", embeddings_n, None)
+        with console.status(f"embeddings discovery on {n:,} responses…"):
+            emb = measure("embeddings", n, k)
 
-    table = Table(
-        title=f"Speed, {n:,} responses (2-core target for the default methods: <30 s, <1.5 GB)"
-    )
+    table = Table(title=f"Speed, {n:,} responses (2-core target: <30 s, <1.5 GB)")
     for col in ("method", "themes", "wall s", "peak MB", "peak - data MB", "ratio s to peer"):
         table.add_column(col, justify="right" if col != "method" else "left")
     rows = [
@@ -264,18 +250,16 @@ def speed(n: int, embeddings_n: int) -> None:
         ("apply_codebook (dev codebook)", book),
         ("TF-IDF + KMeans (bare peer)", peer),
     ]
-    if emb is not None and emb_book is not None:
-        rows.append((f"discover_themes, embeddings ({embeddings_n:,} answers)", emb))
-        rows.append((f"apply_codebook, embeddings ({embeddings_n:,} answers)", emb_book))
-    for i, (name, fig) in enumerate(rows):
-        same_n = i < 3  # the embeddings rows run on fewer answers: no ratio to the peer
+    if emb is not None:
+        rows.append(("discover_themes, embeddings", emb))
+    for name, fig in rows:
         table.add_row(
             name,
             str(int(fig["themes"])),
             f"{fig['seconds']:.1f}",
             f"{fig['peak_mb']:.0f}",
             f"{fig['peak_mb'] - fig['base_mb']:.0f}",
-            f"{fig['seconds'] / peer['seconds']:.2f}" if same_n else "-",
+            f"{fig['seconds'] / peer['seconds']:.2f}",
         )
     console.print(table)
     if emb is None:

@@ -35,14 +35,9 @@ from bot.analysis.model import (
     Progress,
     ThemeResult,
 )
-from bot.analysis.text import Tokeniser
 from bot.errors import AnalysisError
 
 FIT_SAMPLE = 20000
-SEMANTIC_ANSWER_ALPHA = 0.6
-"""Embeddings method: the answer's sentence embedding must beat 40% of unrelated text. Tuning
-halves (weakest F1 / median F1): 0.2 gave 0.349/0.458, 0.4 gave 0.404/0.536, 0.6 0.400/0.568;
-the default method 0.394/0.566 on the same runs."""
 
 
 def slug(name: str) -> str:
@@ -123,7 +118,7 @@ def apply_codebook(
     comments: Sequence[Comment],
     codebook: Codebook,
     *,
-    alpha: float | None = None,
+    alpha: float = DEFAULT_ALPHA,
     progress: Progress | None = None,
     seed: int = 0,
     vectoriser: str = "tfidf",
@@ -138,42 +133,41 @@ def apply_codebook(
     but lovely staff").
 
     Args:
-        alpha: significance level (0 sends everything to ``other``); ``DEFAULT_ALPHA``.
-        vectoriser: "tfidf" (default: word vectors learnt from the answers, no extra install)
-            or "embeddings": the same, and the whole answer's sentence embedding must also sit
-            closer to the theme than unrelated text (:mod:`bot.analysis.semantic_evidence`,
-            ``SEMANTIC_ANSWER_ALPHA``); needs the ``embeddings`` extra.
+        alpha: significance level (0 sends everything to ``other``).
+        vectoriser: only "tfidf" (the learnt word vectors) is supported for codebooks.
 
     Raises:
         AnalysisError: no usable responses, an empty codebook or a bad ``alpha``.
     """
     if not codebook.themes:
         raise AnalysisError("Codebook themes: must be a non-empty list of themes.")
-    semantic = vectoriser == "embeddings"
-    if alpha is None:
-        alpha = DEFAULT_ALPHA
     if not 0.0 <= alpha < 1.0:
         raise AnalysisError(f"The significance level must be between 0 and 1, not {alpha}.")
-    if vectoriser not in ("tfidf", "corpus", "embeddings"):
-        raise AnalysisError(
-            f"Unknown vectoriser {vectoriser!r} for a codebook; use tfidf or embeddings."
-        )
+    if vectoriser not in ("tfidf", "corpus"):
+        raise AnalysisError("Codebook matching uses the learnt word vectors only (tfidf).")
     kept = usable(comments)
     texts = [c.text for c in kept]
+    report(progress, "learning word vectors", 0.0)
     rng = np.random.default_rng(seed)
-    p, best_word, tokeniser = _word_evidence(texts, codebook, seed, rng, progress)
-    how = (
-        "its most relevant word (the theme's own words, or words used like them in these "
-        "answers) is stronger evidence than random unrelated words would give"
-    )
-    if semantic:
-        p = np.where(_sentence_p(texts, codebook, seed, progress) < SEMANTIC_ANSWER_ALPHA, p, 1.0)
-        how += (
-            ", and its sentence embedding (all-MiniLM-L6-v2) is closer to the theme than "
-            f"{1 - SEMANTIC_ANSWER_ALPHA:.0%} of answers made of randomly drawn words"
-        )
+    fit_idx = np.arange(len(texts))
+    if len(fit_idx) > FIT_SAMPLE:
+        fit_idx = np.sort(rng.choice(fit_idx, FIT_SAMPLE, replace=False))
+    model = ThemeEvidence(codebook.themes, seed=seed).fit([texts[i] for i in fit_idx])
+    report(progress, "learning word vectors", 1.0)
+    report(progress, "matching themes", 0.0)
+    evidence = model.score(texts)
+    report(progress, "matching themes", 1.0)
     n_themes = len(codebook.themes)
+    p = evidence.p_values
+    order = np.argsort(p, axis=1, kind="stable")
     rows = np.arange(len(texts))
+    best = order[:, 0]
+    best_p = p[rows, best]
+    # The whole answer must also lean towards the theme more than shuffled-word answers do, so a
+    # passing mention ("hospital" in a remark about transport) is not enough on its own.
+    # Learnt word vectors need some data; on a few dozen answers only the word test is used.
+    if len(texts) >= ANSWER_TEST_MIN:
+        p = np.where(evidence.answer_p < ANSWER_ALPHA, p, 1.0)
     order = np.argsort(p, axis=1, kind="stable")
     best = order[:, 0]
     best_p = p[rows, best]
@@ -184,7 +178,7 @@ def apply_codebook(
         clear = (
             (labels < n_themes)
             & (p[rows, runner] < alpha * SECOND_THEME_SHARE)
-            & (best_word[rows, runner] != best_word[rows, best])
+            & (evidence.best_word[rows, runner] != evidence.best_word[rows, best])
         )
         second = np.where(clear, runner, -1)
     confidence = np.where(labels < n_themes, 1.0 - best_p, 0.0)
@@ -197,7 +191,7 @@ def apply_codebook(
         theme_ids,
         groups_of(kept),
         confidence if (labels < n_themes).any() else rng.random(len(texts)),
-        tokeniser,
+        model.tokeniser,
         fixed_labels=names,
         seed=seed,
         second=second,
@@ -207,49 +201,13 @@ def apply_codebook(
     report(progress, "describing themes", 1.0)
     n_other = int((labels == n_themes).sum())
     method = (
-        f"codebook matching ({n_themes} themes): an answer goes on a theme only when {how} "
-        f"(p < {alpha:g}); {n_other} of {len(texts)} answers fit no theme and are counted as "
-        f"other; {int((second >= 0).sum())} answers also make a second point"
+        f"codebook matching ({n_themes} themes): an answer goes on a theme only when its most "
+        f"relevant word (the theme's own words, or words used like them in these answers) is "
+        f"stronger evidence than random unrelated words would give (p < {alpha:g}); "
+        f"{n_other} of {len(texts)} answers fit no theme and are counted as other; "
+        f"{int((second >= 0).sum())} answers also make a second point"
     )
     return result_of(method, kept, themes, theme_ids, labels, confidence, second)
-
-
-def _sentence_p(
-    texts: Sequence[str], codebook: Codebook, seed: int, progress: Progress | None
-) -> np.ndarray:
-    """Whole-answer p-values from sentence embeddings against unrelated text (optional)."""
-    from bot.analysis.semantic_evidence import SemanticEvidence
-
-    report(progress, "embedding themes and unrelated text", 0.0)
-    model = SemanticEvidence(codebook.themes, seed=seed).fit(texts)
-    report(progress, "embedding themes and unrelated text", 1.0)
-    return model.score(texts, progress).p_values
-
-
-def _word_evidence(
-    texts: Sequence[str],
-    codebook: Codebook,
-    seed: int,
-    rng: np.random.Generator,
-    progress: Progress | None,
-) -> tuple[np.ndarray, np.ndarray, Tokeniser]:
-    """p-values from word vectors learnt from the answers (the default method)."""
-    report(progress, "learning word vectors", 0.0)
-    fit_idx = np.arange(len(texts))
-    if len(fit_idx) > FIT_SAMPLE:
-        fit_idx = np.sort(rng.choice(fit_idx, FIT_SAMPLE, replace=False))
-    model = ThemeEvidence(codebook.themes, seed=seed).fit([texts[i] for i in fit_idx])
-    report(progress, "learning word vectors", 1.0)
-    report(progress, "matching themes", 0.0)
-    evidence = model.score(texts)
-    report(progress, "matching themes", 1.0)
-    p = evidence.p_values
-    # The whole answer must also lean towards the theme more than shuffled-word answers do, so a
-    # passing mention ("hospital" in a remark about transport) is not enough on its own.
-    # Learnt word vectors need some data; on a few dozen answers only the word test is used.
-    if len(texts) >= ANSWER_TEST_MIN:
-        p = np.where(evidence.answer_p < ANSWER_ALPHA, p, 1.0)
-    return p, evidence.best_word, model.tokeniser
 
 
 def _question_of(comments: Sequence[Comment]) -> str:

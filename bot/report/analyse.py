@@ -67,11 +67,8 @@ def analyse(
     n_themes: int | None = None,
     progress: Progress | None = None,
     pooled: bool = False,
-    vectoriser: str = "tfidf",
 ) -> ThemeResult:
     """Discover themes per question (or all together when ``pooled``), or apply a codebook.
-
-    ``vectoriser="embeddings"`` uses the optional sentence model for both (it must be installed).
 
     A codebook's themes apply to every question, so codebook matching runs over all answers at
     once; each assignment still carries its question.
@@ -84,18 +81,11 @@ def analyse(
 
     if codebook is not None:
         book = analysis.load_codebook(codebook)
-        return analysis.apply_codebook(
-            list(comments), book, progress=progress, vectoriser=vectoriser
-        )
+        return analysis.apply_codebook(list(comments), book, progress=progress)
     if pooled:
-        return analysis.discover_themes(
-            list(comments), n_themes, progress=progress, vectoriser=vectoriser
-        )
+        return analysis.discover_themes(list(comments), n_themes, progress=progress)
     return analyse_by_question(
-        comments,
-        lambda part: analysis.discover_themes(
-            part, n_themes, progress=progress, vectoriser=vectoriser
-        ),
+        comments, lambda part: analysis.discover_themes(part, n_themes, progress=progress)
     )
 
 

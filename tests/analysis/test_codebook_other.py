@@ -11,11 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pytest
-
 from bot.analysis import OTHER, Comment, apply_codebook, parse_codebook
-from bot.analysis.embeddings import available as embeddings_available
-from bot.errors import AnalysisError
 from bot.report.figures import theme_figures
 
 DATA = Path(__file__).parent / "data" / "workshop_comments.csv"
@@ -81,30 +77,3 @@ def test_second_theme_when_an_answer_makes_two_points() -> None:
     assert {last.theme_id, last.second_theme_id} == {"toilet_training", "speech_and_language"}
     single = {a.response_id: a.second_theme_id for a in result.assignments}
     assert single["w0"] == ""
-
-
-@pytest.mark.skipif(
-    not embeddings_available(), reason="embeddings extra not installed (listening-bot[embeddings])"
-)
-def test_embeddings_method_keeps_an_honest_other() -> None:
-    """The optional method only adds a test: unrelated remarks still end in other."""
-    comments, topics = _workshop()
-    result = apply_codebook(comments, parse_codebook(TWO_THEMES), vectoriser="embeddings")
-    got = {a.response_id: a.theme_id for a in result.assignments}
-    for comment, topic in zip(comments, topics, strict=True):
-        if topic == "none":
-            assert got[comment.response_id] == OTHER, comment.text
-    expected = {"toilet": "toilet_training", "speech": "speech_and_language"}
-    hits = sum(
-        got[c.response_id] == expected[t]
-        for c, t in zip(comments, topics, strict=True)
-        if t != "none"
-    )
-    assert hits >= 18  # of 24: the sentence test may only take answers away
-    assert "sentence embedding" in result.method
-
-
-def test_unknown_codebook_vectoriser_is_a_clear_error() -> None:
-    comments, _ = _workshop()
-    with pytest.raises(AnalysisError, match="Unknown vectoriser 'bert'"):
-        apply_codebook(comments, parse_codebook(TWO_THEMES), vectoriser="bert")

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.analysis.embeddings import available as embeddings_available
 from tests.conftest import example_data, write_config
 from tests.report.html_tables import read_page
 
@@ -138,31 +137,6 @@ def test_empty_campaign_exits_1_with_one_sentence(config: Path, tmp_path: Path) 
 def test_wrong_usage_exits_2(config: Path) -> None:
     done = _cli("themes", "--themes", "zero", "--config", str(config))
     assert done.returncode == 2
-    done = _cli("themes", "--method", "bert", "--config", str(config))
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-
-
-@pytest.mark.skipif(
-    not embeddings_available(), reason="embeddings extra not installed (listening-bot[embeddings])"
-)
-def test_codebook_with_the_embeddings_method(config: Path, tmp_path: Path) -> None:
-    """``themes --codebook --method embeddings`` keeps thanks and unrelated remarks in other."""
-    rows = _read_csv(WORKSHOP)
-    data = _write_csv(tmp_path / "workshop.csv", rows)
-    done = _cli("import", str(data), "--campaign", "leeds-2026", "--config", str(config))
-    assert done.returncode == 0, done.stderr
-    book = tmp_path / "two.yaml"
-    book.write_text(TWO_THEME_BOOK, encoding="utf-8")
-    out_dir = tmp_path / "themes"
-    done = _cli(
-        "themes", "--codebook", str(book), "--method", "embeddings", "--out", str(out_dir),
-        "--config", str(config),
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "sentence embedding" in " ".join(done.stdout.split())
-    with (out_dir / "themes.csv").open(encoding="utf-8", newline="") as handle:
-        sizes = {r["theme_id"]: int(r["size"]) for r in csv.DictReader(handle)}
-    assert sizes["other"] >= Counter(r["topic"] for r in rows)["none"]
 
 
 def test_progress_bars_follow_the_analysis_stages(monkeypatch: pytest.MonkeyPatch) -> None:
