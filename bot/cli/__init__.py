@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "check",
     "invites",
     "transfer",
+    "imports",
     "privacy",
     "subject_access",
     "analysis",
