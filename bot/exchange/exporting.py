@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC
 from typing import IO, TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
+from bot.exchange.xlsx_export import XlsxContext
+from bot.exchange.xlsx_export import xlsx_bytes as write_xlsx
 from storage.records import ResponseRow
 
 if TYPE_CHECKING:
@@ -30,8 +32,6 @@ COLUMNS = (
 )
 FORMATS = ("csv", "jsonl", "xlsx")
 _FORMULA_START = ("=", "+", "-", "@")
-# openpyxl refuses these control characters in cells; they are replaced, never allowed to crash.
-_ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # A Slack mention carries another person's platform id (<@U0123ABC>); exports show no such id.
 _SLACK_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 
@@ -88,7 +88,10 @@ def neutralise_formula(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def write_csv(rows: Iterable[ResponseRow], out: IO[str]) -> int:
+def write_csv(rows: Iterable[ResponseRow], out: IO[str], *, bom: bool = False) -> int:
+    """CSV with CRLF line ends; ``bom`` starts it with U+FEFF so Excel reads it as UTF-8."""
+    if bom:
+        out.write("\ufeff")
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     count = 0
@@ -107,24 +110,8 @@ def write_jsonl(rows: Iterable[ResponseRow], out: IO[str]) -> int:
     return count
 
 
-def xlsx_bytes(rows: Iterable[ResponseRow]) -> tuple[bytes, int]:
-    """Every cell is written as text (data type ``s``), so nothing is ever evaluated."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("responses")
-    sheet.append(list(COLUMNS))
-    count = 0
-    for row in rows:
-        cells = []
-        for value in row_values(row).values():
-            from openpyxl.cell import WriteOnlyCell
-
-            cell = WriteOnlyCell(sheet, value=_ILLEGAL_XLSX.sub("\ufffd", value))
-            cell.data_type = "s"
-            cells.append(cell)
-        sheet.append(cells)
-        count += 1
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue(), count
+def xlsx_bytes(
+    rows: Iterable[ResponseRow], context: XlsxContext | None = None
+) -> tuple[bytes, int]:
+    """The xlsx export (see :mod:`bot.exchange.xlsx_export`): typed cells, free text as text."""
+    return write_xlsx(rows, row_values, COLUMNS, context or XlsxContext(ZoneInfo("UTC")))
