@@ -220,10 +220,12 @@ class Invite(Base):
 class ImportBatch(Base):
     """One run of `listening-bot import`: what file, when, by whom, so it can be listed or undone.
 
-    The responses it loaded carry its id in ``responses.import_batch_id``.
+    The responses it loaded carry its id in ``responses.import_batch_id``. Not a participant's
+    data: imported comments belong to nobody, and ``imported_by`` is the organiser's account.
     """
 
     __tablename__ = "import_batches"
+    __table_args__ = ({"info": {"personal": False}},)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     campaign_id: Mapped[str] = mapped_column(String(64), index=True)
