@@ -10,7 +10,7 @@ from rich.table import Table
 from bot.cli._common import (
     CampaignOption,
     ConfigOption,
-    _prepare_database,
+    _require_database,
     _run,
     _settings,
     _with_session,
@@ -27,7 +27,7 @@ def imports(campaign: CampaignOption = None, config: ConfigOption = None) -> Non
     settings = _settings(config)
     if campaign:
         settings.campaign(campaign)
-    _prepare_database(settings)
+    _require_database(settings)
     batches = _run(_with_session(settings, lambda s: ImportBatchRepo(s).listing(campaign)))
     if not batches:
         where = f" into {campaign}" if campaign else ""

@@ -14,6 +14,7 @@ from bot.cli._common import (
     CampaignOption,
     ConfigOption,
     _prepare_database,
+    _require_database,
     _run,
     _settings,
     app,
@@ -93,7 +94,7 @@ def list_invites(campaign: CampaignOption = None, config: ConfigOption = None) -
     settings = _settings(config)
     if campaign:
         settings.campaign(campaign)
-    _prepare_database(settings)
+    _require_database(settings)
     found = _run(list_invites(settings, campaign))
     if not found:
         out.print("There are no invite codes yet; `listening-bot invite` makes them.")

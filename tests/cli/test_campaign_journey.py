@@ -6,17 +6,15 @@ double with five people who join from invite codes (as a link, typed in lower ca
 own), topped up with an Excel "CSV UTF-8" file (UK dates, a ``Comment`` column, group labels),
 exported as xlsx (read back with openpyxl) and reported.
 
-Two parts rest on other branches of issue 11 and are marked ``# GROUP-LIMITED`` and
+Two parts come from the organiser's side of issue 11 and are marked ``# GROUP-LIMITED`` and
 ``# REHEARSAL-APART``: flows limited to groups (``groups:`` on a flow) and rehearsals kept out of
-the live data. When the code lacks one of them, the test still runs everything else, then ends
-as an explicit xfail that names what is missing.
+the live data.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
-import inspect
 import io
 import sys
 from collections import Counter
@@ -24,10 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from openpyxl import load_workbook
 
-from bot.config import Flow
 from tests.adapters.test_telegram_process import BotProcess, _env
 from tests.conftest import ROOT
 from tests.doubles.telegram_api import TelegramApiDouble
@@ -41,29 +37,19 @@ WEEKLY = "What happened this week that we should know about?"
 THANKS = "Thank you, that helps us a lot."
 DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
-# GROUP-LIMITED: flows limited to groups (organiser branch of issue 11).
-GROUP_LIMITS = "groups" in Flow.model_fields
-
-
-def _rehearsal_apart() -> bool:
-    """REHEARSAL-APART: `export` keeps rehearsals out unless --include-rehearsal (organiser)."""
-    from bot.cli.transfer import export
-
-    return "include_rehearsal" in inspect.signature(export).parameters
-
 
 def campaign_yaml(db: Path, base_url: str, now: datetime) -> str:
     """The campaign an organiser writes from the README's "Writing a campaign" section.
 
-    Quiet hours and the weekly day are set away from the moment the test runs, so that nothing
-    here depends on the time of day.
+    The database path is relative, so it is found next to this file whatever folder a command
+    runs in. Quiet hours and the weekly day are set away from the moment the test runs, so that
+    nothing here depends on the time of day.
     """
     local = now.astimezone(LONDON)
     quiet = f"{(local.hour + 3) % 24:02d}:00-{(local.hour + 5) % 24:02d}:00"
     weekly_day = DAYS[(local.weekday() + 3) % 7]
-    limit = "    groups: [health_visitors]\n" if GROUP_LIMITS else ""
     return f"""\
-database_url: sqlite:///{db}
+database_url: sqlite:///{db.name}
 timezone: Europe/London
 quiet_hours: "{quiet}"
 
@@ -103,7 +89,8 @@ flows:
   - id: caseload
     kind: structured
     title: For health visitors
-{limit}    steps:
+    groups: [health_visitors]          # GROUP-LIMITED: only health visitors are asked this
+    steps:
       - id: referrals
         type: text
         ask: {CASELOAD}
@@ -184,7 +171,6 @@ EXCEL_CSV = (
 
 
 async def test_a_new_campaign_from_check_to_committee(tmp_path: Path) -> None:
-    missing: list[str] = []
     async with TelegramApiDouble() as tg:
         config = tmp_path / "east-leeds.yaml"
         config.write_text(
@@ -249,10 +235,7 @@ async def test_a_new_campaign_from_check_to_committee(tmp_path: Path) -> None:
             assert await bot.terminate() == 0, (tmp_path / "bot.log").read_text()
         assert not p2.saw(WHICH) and not hv.saw(WHICH)  # the conditional step
         # GROUP-LIMITED: only the health visitor is asked the health visitors' flow.
-        if GROUP_LIMITS:
-            assert [p.saw(CASELOAD) for p in people] == [False, False, False, True, False]
-        else:
-            missing.append("flows limited to groups (`groups:` on a flow)")
+        assert [p.saw(CASELOAD) for p in people] == [False, False, False, True, False]
         sends = Counter((s.chat_id, s.text) for s in tg.sent)
         assert [key for key, n in sends.items() if n > 1] == []  # nothing sent twice
 
@@ -271,6 +254,7 @@ async def test_a_new_campaign_from_check_to_committee(tmp_path: Path) -> None:
         )
         code, out, err = await cli("imports", config=config, token=tg.token)
         assert code == 0 and "workshop.csv" in out
+        assert (tmp_path / "east-leeds.db").exists() and not (ROOT / "east-leeds.db").exists()
 
         # 6. the export, as a spreadsheet
         code, out, err = await cli("export", config=config, token=tg.token)
@@ -278,10 +262,7 @@ async def test_a_new_campaign_from_check_to_committee(tmp_path: Path) -> None:
         rows = list(csv.DictReader(io.StringIO(out)))
         channels = Counter(r["channel"] for r in rows)
         # REHEARSAL-APART: the terminal rehearsal stays out of the live export.
-        if _rehearsal_apart():
-            assert channels["console"] == 0
-        else:
-            missing.append("rehearsals kept apart from live data")
+        assert channels["console"] == 0
         assert channels["telegram"] == 14 and channels["import"] == 3
         xlsx = tmp_path / "east-leeds.xlsx"
         code, out, err = await cli(
@@ -289,7 +270,7 @@ async def test_a_new_campaign_from_check_to_committee(tmp_path: Path) -> None:
             config=config, token=tg.token,
         )  # fmt: skip
         assert code == 0, err
-        check_workbook(xlsx, rehearsed_parents=0 if _rehearsal_apart() else 1)
+        check_workbook(xlsx)
 
         # 7. the report
         report = tmp_path / "report.html"
@@ -302,11 +283,9 @@ async def test_a_new_campaign_from_check_to_committee(tmp_path: Path) -> None:
         assert "East Leeds" in html  # the campaign's title (its apostrophe may be escaped)
         assert "Health visitors" in html
         assert "Parent70" not in html and "7001" not in html  # no names, no platform ids
-    if missing:
-        pytest.xfail("not in this code yet: " + "; ".join(missing))
 
 
-def check_workbook(path: Path, rehearsed_parents: int) -> None:
+def check_workbook(path: Path) -> None:
     """Types, local times, questions and the by-person sheet, read back as Excel would."""
     book = load_workbook(path)
     sheet = book["responses"]
@@ -343,7 +322,7 @@ def check_workbook(path: Path, rehearsed_parents: int) -> None:
         f"caseload/referrals: {CASELOAD}",
     ]
     by_group = Counter(row[1] for row in people.iter_rows(min_row=2, values_only=True))
-    assert by_group == {"parents": 3 + rehearsed_parents, "health_visitors": 1, "vcs": 1}
+    assert by_group == {"parents": 3, "health_visitors": 1, "vcs": 1}  # no rehearsal
     hv = next(
         row for row in people.iter_rows(min_row=2, values_only=True) if row[1] == "health_visitors"
     )
