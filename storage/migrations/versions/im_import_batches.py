@@ -1,7 +1,7 @@
 """import batches (list and undo an import) and revocable invites
 
 Revision ID: im
-Revises: og
+Revises: ob
 Create Date: 2026-12-01 15:40:00
 
 Responses imported before this revision are gathered into one batch per imported file (the file's
@@ -18,7 +18,7 @@ from alembic import op
 import storage.models
 
 revision = "im"
-down_revision = "og"
+down_revision = "ob"
 branch_labels = None
 depends_on = None
 
