@@ -29,6 +29,7 @@ from bot.cli._common import (
     err,
     out,
 )
+from bot.cli.audit import audited
 from bot.config import Settings
 from bot.errors import BotError
 
@@ -156,7 +157,9 @@ def _import_file(
     )
 
     async def store(session: Any) -> Any:
-        return await store_import(
+        from bot.privacy import audit
+
+        batch = await store_import(
             session,
             plan,
             campaign_id=chosen.id,
@@ -165,6 +168,8 @@ def _import_file(
             imported_by=os_user(),
             now=now,
         )
+        await audit.record(session, "import", campaign_id=chosen.id, at=now, rows=batch.rows)
+        return batch
 
     batch = _run(_with_session(settings, store))
     out.print(
@@ -223,6 +228,7 @@ def _undo_import(settings: Settings, batch_id: str, *, yes: bool) -> None:
     if not yes and not _confirmed(question):
         raise BotError("Nothing was removed.")
     removed = _run(_with_session(settings, lambda s: ImportBatchRepo(s).remove(batch.id)))
+    audited(settings, "import-undo", batch.campaign_id, rows=removed)
     out.print(f"Removed batch {batch.id}: {removed} comment(s) from {batch.file_name}.")
 
 
@@ -288,6 +294,15 @@ def export(
     view = _view(include_rehearsal)
     rows = _run(
         _with_session(settings, lambda s: ResponseRepo(s).rows(campaign_id=campaign), view=view)
+    )
+    audited(
+        settings,
+        "export",
+        campaign,
+        rows=len(rows),
+        format=fmt.value,
+        redacted=redact,
+        rehearsal_included=include_rehearsal,
     )
     if redact:
         from bot.redaction import Redactor
