@@ -593,6 +593,20 @@ class InboundLogRepo:
             )
         )
 
+    async def unmark_sending(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """Undo one :meth:`mark_sending`: the platform refused that try (it did not arrive)."""
+        if not msg_ids:
+            return
+        await self.session.execute(
+            update(InboundLog)
+            .where(
+                InboundLog.platform == platform,
+                InboundLog.platform_msg_id.in_(list(msg_ids)),
+                InboundLog.replies_attempted > 0,
+            )
+            .values(replies_attempted=InboundLog.replies_attempted - 1)
+        )
+
     async def mark_uncertain(self, platform: str, msg_ids: Sequence[str]) -> None:
         """One reply to each of these messages may or may not have arrived; it is not repeated."""
         if not msg_ids:

@@ -33,6 +33,9 @@ class ReplyLedger(Protocol):
     async def sending(self, platform: str, msg_ids: Sequence[str]) -> None:
         """The request of one more reply to each of these messages is about to be written."""
 
+    async def not_sent(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """The try noted by :meth:`sending` was refused: that reply did not arrive."""
+
     async def uncertain(self, platform: str, msg_ids: Sequence[str]) -> None:
         """A reply to each of these messages got no answer after it was sent (not repeated)."""
 

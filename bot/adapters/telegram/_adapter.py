@@ -283,11 +283,9 @@ class TelegramAdapter:
         doubt: str | None = None
         self._sends += 1
         number = self._sends
+        note = _AttemptNote(self, reply_to) if reply_to is not None and self.ledger else None
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
-            before = None
-            if index == 0 and reply_to is not None and self.ledger is not None:
-                before = lambda: self._attempting(reply_to)  # noqa: E731
             try:
                 sent, tries = await self.caller.call(
                     "sendMessage",
@@ -297,7 +295,8 @@ class TelegramAdapter:
                     chat=chat,
                     priority=priority,
                     repeatable=False,
-                    before_send=before,
+                    before_send=note.before if note is not None and index == 0 else None,
+                    refused=note.refused if note is not None and index == 0 else None,
                 )
             except CallUncertain as exc:
                 attempts += exc.attempts
@@ -326,7 +325,7 @@ class TelegramAdapter:
         await self._report(to, message, "sent", attempts, msg_id, None, number)
         return msg_id
 
-    async def _attempting(self, msg_id: str) -> None:
+    async def _attempting(self, msg_id: str) -> bool:
         """Note (committed) that a reply to ``msg_id`` is about to be written to Telegram.
 
         If the database cannot take the note, the reply goes anyway: a person waiting for their
@@ -334,11 +333,21 @@ class TelegramAdapter:
         """
         try:
             await self._sending.submit(msg_id)
+            return True
         except Exception as exc:
             log.warning(
                 "telegram: could not note a reply attempt (%s); sending anyway",
                 type(exc).__name__,
             )
+            return False
+
+    async def _not_attempted(self, msg_id: str) -> None:
+        """Take the note back: Telegram refused that try, so the reply has not arrived."""
+        assert self.ledger is not None
+        try:
+            await self.ledger.not_sent(PLATFORM, [msg_id])
+        except Exception as exc:
+            log.warning("telegram: could not note a refused reply (%s)", type(exc).__name__)
 
     async def _report(
         self,
@@ -852,6 +861,26 @@ class TelegramAdapter:
         if len(self._handled) > 100_000:
             self._handled = set(sorted(self._handled)[-50_000:])
         return web.Response(status=200)
+
+
+class _AttemptNote:
+    """Keeps the ledger's note of one reply's attempt true while Telegram refuses tries."""
+
+    __slots__ = ("adapter", "msg_id", "noted")
+
+    def __init__(self, adapter: TelegramAdapter, msg_id: str) -> None:
+        self.adapter = adapter
+        self.msg_id = msg_id
+        self.noted = False
+
+    async def before(self) -> None:
+        if not self.noted:
+            self.noted = await self.adapter._attempting(self.msg_id)
+
+    async def refused(self) -> None:
+        if self.noted:
+            await self.adapter._not_attempted(self.msg_id)
+            self.noted = False
 
 
 def _validate(settings: TelegramSettings) -> None:

@@ -22,16 +22,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Conflict,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
+from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.adapters.telegram._limiter import BULK, RateLimiter
@@ -133,6 +124,7 @@ class Caller:
         paced: bool = True,
         repeatable: bool = True,
         before_send: Callable[[], Awaitable[None]] | None = None,
+        refused: Callable[[], Awaitable[None]] | None = None,
     ) -> tuple[T, int]:
         """Call ``make()`` until it succeeds; returns its result and the number of tries.
 
@@ -143,8 +135,10 @@ class Caller:
             priority: the overall-limiter priority (replies before bulk sends).
             paced: False for calls that are not messages (they only wait out 429 pauses).
             repeatable: False when doing it twice would show twice (sending a message).
-            before_send: awaited once, right before the first request is written (after the
-                rate limiter let it through), e.g. to note that the message may now arrive.
+            before_send: awaited right before each request is written (after the rate limiter
+                let it through), e.g. to note that the message may now arrive.
+            refused: awaited after a try that certainly did not arrive (Telegram refused it or
+                it never left), e.g. to take that note back.
 
         Raises:
             CallUncertain: a call that is not repeatable got no answer after it was written.
@@ -157,47 +151,58 @@ class Caller:
                 await self.limiter.acquire(chat, priority)
             else:
                 await self.limiter.wait_unpaused()
-            if attempts == 0 and before_send is not None:
+            if before_send is not None:
                 await before_send()
             attempts += 1
             try:
                 return await make(), attempts
-            except RetryAfter as exc:
-                wait = retry_after_seconds(exc)
-                floods += 1
-                if wait > self.policy.max_retry_after:
-                    # Do not hold the chat (or anyone) for minutes: fail now, try later.
-                    log.warning("telegram: %s refused for %.0fs; not waiting", what, wait)
-                    raise CallFailed(
-                        f"{what}: flood control for {wait:.0f}s",
-                        attempts,
-                        permanent=False,
-                        retry_after=wait,
-                    ) from exc
-                log.warning("telegram: %s hit flood control, retrying in %.1fs", what, wait)
-                self.limiter.pause(wait, chat)
-                if floods >= self.policy.flood_attempts:
-                    raise CallFailed(
-                        f"{what}: {exc}", attempts, permanent=False, retry_after=wait
-                    ) from exc
-            except (BadRequest, Forbidden, InvalidToken, ChatMigrated, Conflict) as exc:
-                # Retrying cannot help: the chat blocked us, the request is wrong, or the token is.
-                raise CallFailed(f"{what}: {exc}", attempts, permanent=True) from exc
-            except NetworkError as exc:  # 5xx, connection errors and timeouts (TimedOut)
-                if not repeatable and maybe_sent(exc):
-                    raise CallUncertain(
-                        f"{what}: no answer after sending ({exc})", attempts, permanent=False
-                    ) from exc
-                if attempts - floods >= self.policy.attempts:
-                    raise CallFailed(f"{what}: {exc}", attempts, permanent=False) from exc
-                wait = min(
-                    self.policy.max_backoff,
-                    self.policy.backoff * 2 ** (attempts - floods - 1),
-                )
-                wait *= random.uniform(0.8, 1.2)
-                log.warning(
-                    "telegram: %s failed (%s), retry %d in %.2fs", what, exc, attempts, wait
-                )
-                await asyncio.sleep(wait)
+            except NetworkError as exc:
+                if refused is not None and not maybe_sent(exc):
+                    await refused()
+                await self._network_error(what, exc, attempts, floods, repeatable)
             except TelegramError as exc:
-                raise CallFailed(f"{what}: {exc}", attempts, permanent=True) from exc
+                if refused is not None:
+                    await refused()
+                floods += isinstance(exc, RetryAfter)
+                await self._refusal(what, exc, attempts, floods, chat)
+
+    async def _network_error(
+        self, what: str, exc: NetworkError, attempts: int, floods: int, repeatable: bool
+    ) -> None:
+        """5xx, connection errors and timeouts (TimedOut): wait and try again, or raise."""
+        if not repeatable and maybe_sent(exc):
+            raise CallUncertain(
+                f"{what}: no answer after sending ({exc})", attempts, permanent=False
+            ) from exc
+        if attempts - floods >= self.policy.attempts:
+            raise CallFailed(f"{what}: {exc}", attempts, permanent=False) from exc
+        wait = min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempts - floods - 1))
+        wait *= random.uniform(0.8, 1.2)
+        log.warning("telegram: %s failed (%s), retry %d in %.2fs", what, exc, attempts, wait)
+        await asyncio.sleep(wait)
+
+    async def _refusal(
+        self, what: str, exc: TelegramError, attempts: int, floods: int, chat: str | None
+    ) -> None:
+        """Telegram said no: wait out a 429 (the caller tries again), else raise."""
+        if isinstance(exc, RetryAfter):
+            wait = retry_after_seconds(exc)
+            if wait > self.policy.max_retry_after:
+                # Do not hold the chat (or anyone) for minutes: fail now, try later.
+                log.warning("telegram: %s refused for %.0fs; not waiting", what, wait)
+                raise CallFailed(
+                    f"{what}: flood control for {wait:.0f}s",
+                    attempts,
+                    permanent=False,
+                    retry_after=wait,
+                ) from exc
+            if floods >= self.policy.flood_attempts:
+                raise CallFailed(
+                    f"{what}: {exc}", attempts, permanent=False, retry_after=wait
+                ) from exc
+            log.warning("telegram: %s hit flood control, retrying in %.1fs", what, wait)
+            self.limiter.pause(wait, chat)
+            return
+        # Retrying cannot help: the chat blocked us (Forbidden), the request is wrong
+        # (BadRequest, ChatMigrated), the token is (InvalidToken), or another poller (Conflict).
+        raise CallFailed(f"{what}: {exc}", attempts, permanent=True) from exc
