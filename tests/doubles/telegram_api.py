@@ -204,6 +204,7 @@ class TelegramApiDouble:
         self.overall: Gcra | None = None
         self.per_chat: Gcra | None = None
         self.flood_until = 0.0
+        self.chat_flood_until: dict[Any, float] = {}
         self.rate_limited = 0
         self.webhook: JSON | None = None
         self.commands: list[JSON] = []
@@ -292,7 +293,12 @@ class TelegramApiDouble:
         call.status = response.status
         if response.status == 429:
             call.retry_after = float(response.retry_after)  # type: ignore[attr-defined]
-            self.flood_until = max(self.flood_until, now + call.retry_after)
+            until = now + call.retry_after
+            chat = getattr(response, "chat", None)
+            if chat is None:
+                self.flood_until = max(self.flood_until, until)
+            else:
+                self.chat_flood_until[chat] = max(self.chat_flood_until.get(chat, 0.0), until)
         async with self._changed:
             self._changed.notify_all()
         return response
@@ -313,22 +319,25 @@ class TelegramApiDouble:
             if fault.drop:
                 return _DROP
             if fault.status == 429:
-                return _flood(fault.retry_after or 1)
+                return _flood(fault.retry_after or 1, fault.chat)
             if fault.status != 200:
                 return _error(fault.status, fault.description or "Internal Server Error")
         if method not in MESSAGE_METHODS:
             return None
+        chat = params.get("chat_id")
         if now < self.flood_until:  # Telegram keeps refusing until retry_after has passed
             self.rate_limited += 1
             return _flood(self.flood_until - now)
-        chat = params.get("chat_id")
+        if now < self.chat_flood_until.get(chat, 0.0):  # ... in that chat, if it was one chat's
+            self.rate_limited += 1
+            return _flood(self.chat_flood_until[chat] - now, chat)
         for gcra, key in ((self.per_chat, chat), (self.overall, None)):
             if gcra is None:
                 continue
             wait = gcra.admit(key, now)
             if wait:
                 self.rate_limited += 1
-                return _flood(wait)
+                return _flood(wait, key)
         return None
 
     # -- what tests look at -------------------------------------------------------------------
@@ -348,6 +357,19 @@ class TelegramApiDouble:
         until = 0.0
         for call in self.calls:
             if call.method in MESSAGE_METHODS and call.at < until:
+                early.append((call, until - call.at))
+            if call.status == 429:
+                until = max(until, call.at + call.retry_after)
+        return early
+
+    def early_after_flood_in_chat(self, chat_id: int) -> list[tuple[Call, float]]:
+        """Message calls to ``chat_id`` sooner after its own 429 than ``retry_after`` allowed."""
+        early = []
+        until = 0.0
+        for call in self.calls:
+            if call.method not in MESSAGE_METHODS or call.params.get("chat_id") != chat_id:
+                continue
+            if call.at < until:
                 early.append((call, until - call.at))
             if call.status == 429:
                 until = max(until, call.at + call.retry_after)
@@ -615,7 +637,7 @@ def _error(status: int, description: str) -> web.Response:
     )
 
 
-def _flood(wait: float) -> web.Response:
+def _flood(wait: float, chat: Any = None) -> web.Response:
     # Telegram sends whole seconds; a fraction keeps tests short (PTB accepts it).
     seconds: float = math.ceil(wait) if wait >= 1 else round(max(wait, 0.05), 2)
     response = web.json_response(
@@ -628,6 +650,7 @@ def _flood(wait: float) -> web.Response:
         status=429,
     )
     response.retry_after = seconds  # type: ignore[attr-defined]
+    response.chat = chat  # type: ignore[attr-defined]  # None: the flood holds every chat
     return response
 
 

@@ -543,7 +543,11 @@ class TelegramAdapter:
             if not recovered and len(raw) < 100 and not all_failed:
                 # What Telegram redelivered after a restart is handled (a short batch means we
                 # caught up): now send what a crash cut off, before taking anything new.
-                recovered = await self._resend_cut_off_replies()
+                self._in_batch = True  # database work: stop() lets it finish, never cancels it
+                try:
+                    recovered = await self._resend_cut_off_replies()
+                finally:
+                    self._in_batch = False
 
     async def _get_updates(self, timeout: int) -> list[dict[str, Any]]:
         """One getUpdates call, its result as raw JSON (each update is read on its own).
