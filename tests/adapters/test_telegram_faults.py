@@ -246,6 +246,57 @@ async def test_webhook_quarantines_an_unreadable_update_and_answers_200(
     assert [(q.update_id, q.chat_ref) for q in kept] == [(91, "5108")]
 
 
+# -- 2. replies a crash cut off before they were attempted go out on restart ----------------
+async def crash(adapter: TelegramAdapter) -> None:
+    """Stop the adapter as SIGKILL would: nothing more is sent, noted or confirmed."""
+    tasks = [
+        adapter._poll_task,
+        adapter._ledger_task,
+        adapter._sending._worker,
+        adapter.limiter._task,
+        *adapter._workers.values(),
+        *adapter._background,
+    ]
+    running = [t for t in tasks if t is not None and not t.done()]
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    adapter.started = False
+    await adapter.bot.shutdown()  # only closes its connections
+
+
+async def test_replies_held_before_their_first_attempt_are_sent_after_a_crash(
+    h: Harness, tsettings: Settings, clock: Any
+) -> None:
+    """The chat is paused by a 429 (a scheduled prompt got it), so the answer's replies wait
+    for their turn and are never attempted; crash. On restart they go out, once."""
+    parent = Parent(h.tg, 5150)
+    await join(h, parent)
+    h.tg.fail("sendMessage", Fault.flood(60, chat=parent.id))
+    prompt = asyncio.create_task(
+        h.adapter.send(Address("telegram", str(parent.id)), Outbound("A scheduled prompt"))
+    )
+    await h.tg.wait_for(lambda: any(c.status == 429 for c in h.tg.calls))
+    answer, _ = h.tg.text(parent.id, "4")
+    await h.tg.wait_for(lambda: h.tg.confirmed >= answer)  # stored and acknowledged
+    await asyncio.sleep(0.3)
+    await crash(h.adapter)
+    prompt.cancel()
+    await asyncio.gather(prompt, return_exceptions=True)
+    assert not any("that's all" in t for t in h.tg.texts(parent.id))
+
+    h.tg.chat_flood_until.clear()  # the flood is over by the time the bot is back
+    clock.advance(timedelta(seconds=5))
+    again = adapter_for(tsettings, clock, [], h.dispatcher)
+    await again.start(h.dispatcher.handle)
+    try:
+        await h.tg.wait_sent(parent.id, "that's all")
+        await asyncio.sleep(0.5)  # room for a (wrong) second copy
+    finally:
+        await again.stop()
+    assert sum("that's all" in t for t in h.tg.texts(parent.id)) == 1
+
+
 # -- 5. a send Telegram may have taken is not repeated ---------------------------------------
 @pytest.mark.parametrize(
     "fault",
@@ -349,7 +400,9 @@ async def test_a_scheduled_prompt_that_timed_out_after_sending_is_not_sent_again
 
     async with sessionmaker() as session:
         rows = await OutboxRepo(session).all()
-    assert [(r.status, (r.last_error or "").startswith("uncertain")) for r in rows] == [("sent", True)]
+    assert [(r.status, (r.last_error or "").startswith("uncertain")) for r in rows] == [
+        ("sent", True)
+    ]
     assert len(tg.texts(5204)) == 1  # one prompt, though the call timed out
 
 
