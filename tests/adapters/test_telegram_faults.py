@@ -297,6 +297,37 @@ async def test_replies_held_before_their_first_attempt_are_sent_after_a_crash(
     assert sum("that's all" in t for t in h.tg.texts(parent.id)) == 1
 
 
+async def test_the_inbound_log_counts_attempts_per_reply(
+    tsettings: Settings, sessionmaker: Any, clock: Any
+) -> None:
+    """Redelivery and restart both skip the replies already attempted; the one in flight is
+    uncertain; a refused attempt is taken back."""
+    from bot.events import Inbound
+    from storage.repositories import InboundLogRepo
+
+    dispatcher = Dispatcher(tsettings, sessionmaker, clock, group_commit=False)
+    inbound = Inbound(
+        platform="telegram",
+        user_ref="5160",
+        address=Address("telegram", "5160"),
+        received_at=clock.now(),
+        text="/start",
+        platform_msg_id="5160:1",
+    )
+    replies = await dispatcher.handle(inbound)
+    assert len(replies) == 2
+    await dispatcher.sending("telegram", ["5160:1"])
+    await dispatcher.not_sent("telegram", ["5160:1"])  # 429: it did not arrive
+    assert await dispatcher.handle(inbound) == replies  # redelivered: all still due
+    await dispatcher.sending("telegram", ["5160:1"])  # the first one is in flight
+    assert await dispatcher.handle(inbound) == replies[1:]  # redelivered: not the first again
+    clock.advance(timedelta(seconds=1))
+    pending = await dispatcher.unreplied("telegram", clock.now())
+    assert [(p.platform_msg_id, list(p.replies)) for p in pending] == [("5160:1", replies[1:])]
+    async with sessionmaker() as session:
+        assert await InboundLogRepo(session).uncertain_count("telegram") == 1
+
+
 # -- 5. a send Telegram may have taken is not repeated ---------------------------------------
 @pytest.mark.parametrize(
     "fault",

@@ -55,6 +55,8 @@ class Call:
     at: float
     status: int = 200
     retry_after: float = 0.0
+    flood_chat: Any = None
+    """For a 429: the chat it holds (None: every chat)."""
 
 
 @dataclass(slots=True)
@@ -79,7 +81,8 @@ class Fault:
         description: the error's ``description``.
         after_accept: process the call first (a message is delivered), then misbehave.
         drop: close the connection without any answer.
-        chat: only calls to this ``chat_id`` get the fault (None: any call).
+        chat: only calls to this ``chat_id`` get the fault (None: any call). A 429 holds the
+            chat of the call it answered (until ``retry_after``), or every call if it had none.
     """
 
     status: int = 500
@@ -294,7 +297,7 @@ class TelegramApiDouble:
         if response.status == 429:
             call.retry_after = float(response.retry_after)  # type: ignore[attr-defined]
             until = now + call.retry_after
-            chat = getattr(response, "chat", None)
+            chat = call.flood_chat = getattr(response, "chat", None)
             if chat is None:
                 self.flood_until = max(self.flood_until, until)
             else:
@@ -319,7 +322,9 @@ class TelegramApiDouble:
             if fault.drop:
                 return _DROP
             if fault.status == 429:
-                return _flood(fault.retry_after or 1, fault.chat)
+                # Like Telegram's flood control for messages: it holds the chat written to
+                # (a call without a chat, e.g. getUpdates, is held as a whole).
+                return _flood(fault.retry_after or 1, params.get("chat_id"))
             if fault.status != 200:
                 return _error(fault.status, fault.description or "Internal Server Error")
         if method not in MESSAGE_METHODS:
@@ -352,28 +357,26 @@ class TelegramApiDouble:
         return [s for s in self.sent if s.chat_id == chat_id][-1]
 
     def early_after_flood(self) -> list[tuple[Call, float]]:
-        """Message calls that came sooner after a 429 than its ``retry_after`` allowed."""
+        """Message calls that came sooner after a 429 holding them than its ``retry_after``."""
         early = []
         until = 0.0
+        chat_until: dict[Any, float] = {}
         for call in self.calls:
-            if call.method in MESSAGE_METHODS and call.at < until:
-                early.append((call, until - call.at))
+            if call.method in MESSAGE_METHODS:
+                held = max(until, chat_until.get(call.params.get("chat_id"), 0.0))
+                if call.at < held:
+                    early.append((call, held - call.at))
             if call.status == 429:
-                until = max(until, call.at + call.retry_after)
+                end = call.at + call.retry_after
+                if call.flood_chat is None:
+                    until = max(until, end)
+                else:
+                    chat_until[call.flood_chat] = max(chat_until.get(call.flood_chat, 0.0), end)
         return early
 
     def early_after_flood_in_chat(self, chat_id: int) -> list[tuple[Call, float]]:
-        """Message calls to ``chat_id`` sooner after its own 429 than ``retry_after`` allowed."""
-        early = []
-        until = 0.0
-        for call in self.calls:
-            if call.method not in MESSAGE_METHODS or call.params.get("chat_id") != chat_id:
-                continue
-            if call.at < until:
-                early.append((call, until - call.at))
-            if call.status == 429:
-                until = max(until, call.at + call.retry_after)
-        return early
+        """:meth:`early_after_flood` for the calls to one chat."""
+        return [(c, by) for c, by in self.early_after_flood() if c.params.get("chat_id") == chat_id]
 
     async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
         """Wait until ``predicate()`` holds (checked after every call); fail after ``timeout``."""

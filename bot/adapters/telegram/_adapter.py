@@ -450,8 +450,14 @@ class TelegramAdapter:
         batch, self._replied = self._replied, []
         try:
             await self.ledger.replied(PLATFORM, batch)
-        except Exception:
-            log.exception("telegram: could not note %d delivered replies", len(batch))
+        except Exception as exc:
+            # The exception may quote message ids (which hold chat ids): its type only here.
+            log.error(
+                "telegram: could not note %d delivered replies (%s)",
+                len(batch),
+                type(exc).__name__,
+            )
+            log.debug("telegram: noting delivered replies failed", exc_info=True)
             self._replied[:0] = batch
 
     async def _resend_cut_off_replies(self) -> bool:
