@@ -163,6 +163,8 @@ class TelegramAdapter:
         self._offset: int | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._in_batch = False
+        self._recovery: asyncio.Task[None] | None = None
+        self._recovering = False
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.webhook_port: int | None = None
@@ -193,7 +195,10 @@ class TelegramAdapter:
             if self.ledger is not None:
                 self._ledger_task = asyncio.create_task(self._note_replied_loop())
             if self.settings.mode == "webhook":
+                # Before taking updates: a redelivered one must find its replies noted.
                 await self._resend_cut_off_replies()
+                await self._drain(max(self.drain_timeout, 60.0))
+                await self._flush_replied()
                 await self._start_webhook()
             else:
                 await self.caller.call(
@@ -227,6 +232,7 @@ class TelegramAdapter:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self._stop_recovery()
         await self._drain(self.drain_timeout)
         if self._ledger_task is not None:
             self._ledger_task.cancel()
@@ -460,31 +466,37 @@ class TelegramAdapter:
             log.debug("telegram: noting delivered replies failed", exc_info=True)
             self._replied[:0] = batch
 
-    async def _resend_cut_off_replies(self) -> bool:
+    async def _resend_cut_off_replies(self) -> None:
         """Send replies a crash cut off (committed, never attempted), once, after a restart.
 
-        It runs after the updates Telegram redelivered were handled and their replies went out
-        and were noted, and before any new ones are taken, so nothing is sent twice and a person
-        who wrote again meanwhile is not asked again. Returns False (try again later) while
-        replies queued by this process are still going out.
+        It runs once the replies to what Telegram redelivered went out and were noted (the
+        redelivery path sends those, so they are not sent twice), while new updates are taken
+        meanwhile: a person who wrote again since has superseded the old replies, which would
+        ask a stale question, so they are not sent.
         """
         if self.ledger is None:
-            return True
+            return
         busy = list(self._workers.values())
         if busy:
-            _, still = await asyncio.wait(busy, timeout=self.drain_timeout)
-            if still:
-                return False
-        await self._flush_replied()
-        pending = await self.ledger.unreplied(PLATFORM, self._started_at)
-        if not pending:
-            return True
-        log.warning("telegram: sending %d reply batch(es) cut off by a restart", len(pending))
+            await asyncio.wait(busy)
+        self._recovering = True  # database work: stop() lets it finish, never cancels it
+        try:
+            await self._flush_replied()
+            pending = await self.ledger.unreplied(PLATFORM, self._started_at)
+        finally:
+            self._recovering = False
+        if pending:
+            log.warning("telegram: sending %d reply batch(es) cut off by a restart", len(pending))
         for item in pending:
             self._queue_replies(item.address, list(item.replies), item.platform_msg_id)
-        await self._drain(max(self.drain_timeout, 60.0))
-        await self._flush_replied()
-        return True
+
+    async def _stop_recovery(self) -> None:
+        task, self._recovery = self._recovery, None
+        if task is None:
+            return
+        if not self._recovering:
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
@@ -548,12 +560,12 @@ class TelegramAdapter:
             failing = min(30.0, max(0.5, failing * 2)) if all_failed else 0.0
             if not recovered and len(raw) < 100 and not all_failed:
                 # What Telegram redelivered after a restart is handled (a short batch means we
-                # caught up): now send what a crash cut off, before taking anything new.
-                self._in_batch = True  # database work: stop() lets it finish, never cancels it
-                try:
-                    recovered = await self._resend_cut_off_replies()
-                finally:
-                    self._in_batch = False
+                # caught up): now send what a crash cut off, alongside what comes next.
+                await self._stop_recovery()
+                self._recovery = asyncio.create_task(
+                    self._resend_cut_off_replies(), name="telegram-recovery"
+                )
+                recovered = True
 
     async def _get_updates(self, timeout: int) -> list[dict[str, Any]]:
         """One getUpdates call, its result as raw JSON (each update is read on its own).
