@@ -493,3 +493,25 @@ def test_address_repr_hides_the_chat() -> None:
         DeliveryOutcome(address, None, "failed", 1, None, "x", datetime.now(UTC))
     )
     assert address == Address("telegram", "6960001")
+
+
+# -- the double's seeded faults (used by the fault-injection suite) --------------------------
+async def test_seeded_random_faults_repeat_with_the_seed(tg: TelegramApiDouble) -> None:
+    from telegram import Bot
+
+    async def run(seed: int) -> list[int]:
+        tg.faults.clear()
+        tg.faults.injected.clear()
+        tg.faults.at_random(seed, "sendMessage", (0.3, Fault(500)), (0.2, Fault.flood(0.01)))
+        calls = len(tg.calls)
+        async with Bot(tg.token, base_url=tg.base_url) as bot:
+            for n in range(20):
+                try:
+                    await bot.send_message(chat_id=5500 + n, text="x")
+                except Exception:  # noqa: BLE001 - the faults are the point here
+                    pass
+        return [c.status for c in tg.calls[calls:] if c.method == "sendMessage"]
+
+    first, again = await run(7), await run(7)
+    assert first == again and {500, 429} <= set(first) and 200 in first
+    assert len(tg.faults.injected) == first.count(500) + first.count(429)
