@@ -308,6 +308,7 @@ class Dispatcher:
         """Take the right to send one message's replies (see :class:`ReplyLedger`)."""
         async with self.sessionmaker.begin() as session:
             return await InboundLogRepo(session).claim_sending(platform, msg_id, self.clock.now())
+
     async def not_sent(self, platform: str, msg_ids: Sequence[str]) -> None:
         """Take back a :meth:`sending` note: the platform refused that try."""
         async with self.sessionmaker.begin() as session:

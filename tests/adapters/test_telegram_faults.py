@@ -143,6 +143,14 @@ async def test_an_unreadable_update_is_quarantined_and_skipped_not_deafening(
     assert not [r for r in caplog.records if r.levelno >= logging.CRITICAL]
 
 
+async def test_health_says_whether_updates_are_received(h: Harness) -> None:
+    assert h.adapter.health() == (True, "polling")
+    assert h.adapter._poll_task is not None
+    h.adapter._poll_task.cancel()  # as when the token is revoked: the loop ends
+    await asyncio.gather(h.adapter._poll_task, return_exceptions=True)
+    assert h.adapter.health() == (False, "not receiving: polling stopped")
+
+
 async def test_a_redelivered_unreadable_update_is_kept_once(
     h: Harness, tsettings: Settings, clock: Any
 ) -> None:

@@ -246,6 +246,18 @@ class TelegramAdapter:
             with contextlib.suppress(TelegramError):
                 await self.bot.shutdown()
 
+    def health(self) -> tuple[bool, str]:
+        """For the readiness check: receiving, standing by for the polling lease, or deaf."""
+        if not self.started:
+            return False, "not started"
+        if self.settings.mode == "webhook":
+            return self._runner is not None, "webhook"
+        if self._poll_task is None or self._poll_task.done():
+            return False, "not receiving: polling stopped"
+        if self.leader is not None and not self.leader.held:
+            return True, "standing by: another process polls"
+        return True, "polling"
+
     async def __aenter__(self) -> TelegramAdapter:
         return self
 
