@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import QuarantinedUpdate
@@ -65,10 +65,3 @@ class QuarantineRepo:
         if platform is not None:
             query = query.where(QuarantinedUpdate.platform == platform)
         return int(await self.session.scalar(query) or 0)
-
-    async def purge_before(self, cutoff: datetime) -> int:
-        """Delete updates received before ``cutoff`` (retention)."""
-        result = await self.session.execute(
-            delete(QuarantinedUpdate).where(QuarantinedUpdate.received_at < cutoff)
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
