@@ -86,15 +86,15 @@ def status(
 
 
 async def telegram_faults(session: Any) -> str:
-    """One line on Telegram's faults: unreadable updates kept aside, replies maybe not seen."""
+    """Telegram's faults (two short lines): unreadable updates kept aside, replies maybe lost."""
     from storage.quarantine import QuarantineRepo
     from storage.repositories import InboundLogRepo
 
     quarantined = await QuarantineRepo(session).count("telegram")
     uncertain = await InboundLogRepo(session).uncertain_count("telegram")
     return (
-        f"Telegram: {quarantined} unreadable update(s) in quarantine; {uncertain} repl(ies) "
-        "may not have arrived (timed out after sending, not repeated)"
+        f"Telegram: {quarantined} unreadable update(s) in quarantine;\n"
+        f"  {uncertain} repl(ies) may not have arrived (not repeated)"
     )
 
 
