@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -604,7 +604,13 @@ class InboundLogRepo:
                 InboundLog.platform_msg_id.in_(list(msg_ids)),
                 InboundLog.replies_attempted > 0,
             )
-            .values(replies_attempted=InboundLog.replies_attempted - 1)
+            .values(
+                replies_attempted=InboundLog.replies_attempted - 1,
+                # Nothing attempted any more: no sending began (``claim_sending`` sees it so).
+                sending_at=case(
+                    (InboundLog.replies_attempted == 1, None), else_=InboundLog.sending_at
+                ),
+            )
         )
 
     async def mark_uncertain(self, platform: str, msg_ids: Sequence[str]) -> None:
@@ -691,6 +697,8 @@ class InboundLogRepo:
                     InboundLog.handled_at < since,
                     InboundLog.participant_id.is_(None),
                     superseded,
+                    # Claimed whole (``claim_sending``, Slack) by a sender that may have sent.
+                    and_(InboundLog.sending_at.is_not(None), InboundLog.replies_attempted == 0),
                 ),
             )
             .values(replied_at=since)

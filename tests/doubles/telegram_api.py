@@ -39,6 +39,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.doubles.faults import FaultPlan, Injected
+
 JSON = dict[str, Any]
 MESSAGE_METHODS = frozenset({"sendMessage", "editMessageReplyMarkup", "editMessageText"})
 """Calls Telegram's flood control counts as messages."""
@@ -123,6 +125,10 @@ class Faults:
         self.rng = random.Random(0)
         self.injected: list[tuple[str, Fault]] = []
 
+    def get(self, method: str) -> deque[Fault] | None:
+        """The scripted queue of ``method``, if any (dict-like, as older callers use it)."""
+        return self.queues.get(method)
+
     def __getitem__(self, method: str) -> deque[Fault]:
         """The scripted queue of ``method`` (e.g. to ``clear()`` it)."""
         return self.queues[method]
@@ -204,6 +210,8 @@ class TelegramApiDouble:
         self.confirmed = 0
         self.deliveries: dict[int, int] = defaultdict(int)
         self.faults = Faults()
+        self.fault_plan: FaultPlan | None = None
+        """Seeded random faults (see tests/doubles/faults.py); scripted ``fail`` ones win."""
         self.overall: Gcra | None = None
         self.per_chat: Gcra | None = None
         self.flood_until = 0.0
@@ -273,6 +281,10 @@ class TelegramApiDouble:
             self.unknown.append(method)
             call.status = 404
             return _error(404, f"Not Found: method {method} is not in the double")
+        if self.fault_plan is not None and not self.faults.get(method):
+            planned = self.fault_plan.decide(method, params.get("chat_id"), params.get("text"))
+            if planned is not None:
+                return await self._planned_fault(request, call, handler, params, planned)
         fault = self.faults.take(method, params)
         response = await self._misbehave(method, params, now, fault)
         if response is None:
@@ -302,9 +314,41 @@ class TelegramApiDouble:
                 self.flood_until = max(self.flood_until, until)
             else:
                 self.chat_flood_until[chat] = max(self.chat_flood_until.get(chat, 0.0), until)
+        elif response.status == 200 and self.fault_plan is not None:
+            self.fault_plan.accepted(method, params.get("chat_id"), params.get("text"))
         async with self._changed:
             self._changed.notify_all()
         return response
+
+    async def _planned_fault(
+        self, request: web.Request, call: Call, handler: Any, params: JSON, fault: Injected
+    ) -> web.Response:
+        """Apply a :class:`FaultPlan` decision (a 429 here is one chat's, not a global flood)."""
+        assert self.fault_plan is not None
+        if fault.kind == "429":
+            chat = params.get("chat_id")
+            response = _flood(fault.retry_after, chat)
+            call.status, call.retry_after = 429, float(fault.retry_after)
+            call.flood_chat = chat
+            return response
+        if fault.kind == "500":
+            call.status = 500
+            return _error(500, "Internal Server Error")
+        if fault.kind == "timeout":
+            # Telegram took the message; the answer never reaches the client.
+            try:
+                await handler(params)
+            except _ApiError:
+                pass
+            else:
+                self.fault_plan.accepted(call.method, params.get("chat_id"), params.get("text"))
+            async with self._changed:
+                self._changed.notify_all()
+            await asyncio.sleep(self.fault_plan.hold)
+        call.status = 0  # no answer at all
+        if request.transport is not None:
+            request.transport.abort()
+        raise web.HTTPInternalServerError()  # not written: the connection is gone
 
     def _dropped(self, call: Call, request: web.Request) -> web.Response:
         """Close the connection without an answer (the client sees it drop)."""
@@ -534,13 +578,17 @@ class TelegramApiDouble:
         self.webhook = params
         return True
 
-    async def _api_getUpdates(self, params: JSON, request: web.Request) -> list[JSON]:
+    async def _api_getUpdates(self, params: JSON, request: Any = None) -> list[JSON]:
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         timeout = min(float(params.get("timeout") or 0), self.max_poll_wait)
         if self._poller is not None:
             earlier, ended = self._poller
-            if earlier.transport is not None and not earlier.transport.is_closing():
+            if (
+                request is not None
+                and earlier.transport is not None
+                and not earlier.transport.is_closing()
+            ):
                 ended[0] = True  # Telegram ends the earlier request with 409 Conflict
                 self.conflicts += 1
                 await self._notify()
