@@ -1,7 +1,7 @@
 """quarantined_updates (unreadable platform updates) and per-reply attempt counts in inbound_log
 
 Revision ID: tg
-Revises: ob
+Revises: im
 Create Date: 2026-12-01 15:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.models
 
 revision = "tg"
-down_revision = "ob"
+down_revision = "im"
 branch_labels = None
 depends_on = None
 
