@@ -697,8 +697,6 @@ class InboundLogRepo:
                     InboundLog.handled_at < since,
                     InboundLog.participant_id.is_(None),
                     superseded,
-                    # Claimed whole (``claim_sending``, Slack) by a sender that may have sent.
-                    and_(InboundLog.sending_at.is_not(None), InboundLog.replies_attempted == 0),
                 ),
             )
             .values(replied_at=since)
