@@ -22,7 +22,7 @@ from storage.models import OutboxRow, Response
 from tests.adapters.telegram_harness import Parent
 from tests.adapters.test_telegram_process import BotProcess
 from tests.conftest import example_data, write_config
-from tests.doubles.telegram_api import TelegramApiDouble
+from tests.doubles.telegram_api import Fault, TelegramApiDouble
 from tests.monitoring.test_endpoints import free_port, samples
 
 PARENT_ID = 7_300_911
@@ -79,6 +79,7 @@ async def test_metrics_match_the_doubles_records_and_logs_are_json(
         assert set(ready["components"]) == {"database", "adapter:telegram", "scheduler"}
 
         parent = Parent(tg, PARENT_ID)
+        tg.fail("sendMessage", Fault(429, retry_after=1))  # one flood-control answer
         await parent.say("/start", "Do you agree", timeout=30)
         await parent.say("yes", "describes you")
         await parent.say("1", "How positive")
@@ -109,6 +110,9 @@ async def test_metrics_match_the_doubles_records_and_logs_are_json(
     assert got[("listening_outbox_sends", (("status", "sent"),))] == sent_rows == 1
     assert prompts_received == 1
     assert got[("listening_uncertain_sends", ())] == 0
+    floods = [c.status for c in tg.calls].count(429)
+    assert floods == 1
+    assert got[("listening_rate_limited_total", (("platform", "telegram"),))] == floods
 
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     assert lines, "the bot logged nothing at --verbose"

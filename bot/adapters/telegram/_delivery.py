@@ -27,6 +27,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.adapters.telegram._limiter import BULK, RateLimiter
 from bot.errors import AdapterError
+from bot.monitoring.metrics import RATE_LIMITED, SEND_RETRIES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -178,6 +179,7 @@ class Caller:
             raise CallFailed(f"{what}: {exc}", attempts, permanent=False) from exc
         wait = min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempts - floods - 1))
         wait *= random.uniform(0.8, 1.2)
+        SEND_RETRIES.labels(platform="telegram").inc()
         log.warning("telegram: %s failed (%s), retry %d in %.2fs", what, exc, attempts, wait)
         await asyncio.sleep(wait)
 
@@ -186,6 +188,7 @@ class Caller:
     ) -> None:
         """Telegram said no: wait out a 429 (the caller tries again), else raise."""
         if isinstance(exc, RetryAfter):
+            RATE_LIMITED.labels(platform="telegram").inc()
             wait = retry_after_seconds(exc)
             if wait > self.policy.max_retry_after:
                 # Do not hold the chat (or anyone) for minutes: fail now, try later.
