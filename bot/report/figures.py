@@ -477,6 +477,7 @@ class ThemeGroupShare:
     label: str
     count: int
     share: float | None  # of that group's analysed comments
+    suppressed: bool = False  # the group gave fewer comments than ``report.min_group_size``
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,6 +497,7 @@ def theme_figures(
     comments_per_group: Mapping[str, int],
     *,
     quotes: int = 3,
+    min_base: int = 0,
 ) -> list[ThemeFigures]:
     """Each theme's size and its share of every group's comments, with up to ``quotes`` quotes.
 
@@ -503,6 +505,8 @@ def theme_figures(
         themes: the analysis result's themes (largest first is how they are shown).
         groups: ``(id, label)`` pairs in display order; groups with no comments are left out.
         comments_per_group: how many comments of each group were analysed (the denominators).
+        min_base: a group with fewer comments than this gets neither a count nor a share (the
+            report says "fewer than N"), as for every other small-group figure.
     """
     total = sum(comments_per_group.values())
     shown = [(gid, label) for gid, label in groups if comments_per_group.get(gid)]
@@ -519,7 +523,10 @@ def theme_figures(
                     gid,
                     label,
                     int(theme.counts.get(gid, 0)),
-                    share(int(theme.counts.get(gid, 0)), comments_per_group.get(gid, 0)),
+                    None
+                    if comments_per_group.get(gid, 0) < min_base
+                    else share(int(theme.counts.get(gid, 0)), comments_per_group.get(gid, 0)),
+                    suppressed=comments_per_group.get(gid, 0) < min_base,
                 )
                 for gid, label in shown
                 if comments_per_group.get(gid)

@@ -165,14 +165,23 @@ def _theme_context(data: ReportInput, groups: Sequence[tuple[str, str]]) -> dict
     from bot.report.themes import question_titles, theme_sections
 
     if data.themes is None:
-        return {"theme_sections": [], "theme_notes": (), "theme_count": 0}
+        return {
+            "theme_sections": [],
+            "theme_notes": (),
+            "theme_count": 0,
+            "theme_min_group": data.settings.report.min_group_size,
+        }
     titles = question_titles(data.settings.flow_by_id.values())
-    sections = theme_sections(data.themes, groups, data.comments_per_group, titles)
+    min_size = data.settings.report.min_group_size
+    sections = theme_sections(
+        data.themes, groups, data.comments_per_group, titles, min_base=min_size
+    )
     count = sum(1 for q in sections for b in q.blocks if b.kind == "theme")
     return {
         "theme_sections": sections,
         "theme_notes": tuple(data.themes.notes),
         "theme_count": count,
+        "theme_min_group": min_size,
     }
 
 

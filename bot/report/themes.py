@@ -53,6 +53,8 @@ def theme_sections(
     groups: Sequence[tuple[str, str]],
     comments_per_group: Mapping[str, int],
     titles: Mapping[str, str],
+    *,
+    min_base: int = 0,
 ) -> list[QuestionBlock]:
     """One block per question (a single block when the analysis was pooled)."""
     label_of = dict(groups)
@@ -67,7 +69,9 @@ def theme_sections(
         themes = [t for t in result.themes if t.question == question or len(order) == 1]
         counts = per_question.get(question) if len(order) > 1 else None
         denominators = dict(counts) if counts else dict(comments_per_group)
-        figures = theme_figures(themes, groups, denominators, quotes=OTHER_SAMPLE)
+        figures = theme_figures(
+            themes, groups, denominators, quotes=OTHER_SAMPLE, min_base=min_base
+        )
         items = []
         number = 0
         for theme, fig in zip(themes, figures, strict=True):
