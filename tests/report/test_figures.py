@@ -248,7 +248,7 @@ def test_theme_shares_are_of_each_groups_comments() -> None:
 
 
 def test_a_theme_share_of_a_group_below_the_minimum_is_not_given() -> None:
-    """Four health visitors' comments are not 25%/50% of anything: the report says "fewer than 5"."""
+    """Four health visitors are not 25%/50% of anything: the report says "fewer than 5"."""
     themes = [FakeTheme("t1", "waiting", ("wait",), 6, {"parents": 4, "vcs": 2}, ("a",))]
     [theme] = figures.theme_figures(themes, GROUPS, {"parents": 4, "vcs": 6}, min_base=5)
     assert [(g.group, g.share, g.suppressed) for g in theme.groups] == [
