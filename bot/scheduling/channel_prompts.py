@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Flow, Settings
-from bot.flows.intents import is_blank
+from bot.flows.intents import is_blank, is_stop
+from storage.consent import WITHDRAWN, ConsentRepo
 from storage.records import NewResponse, ParticipantRef
 from storage.repositories import EnrolmentRepo, InboundLogRepo, ParticipantRepo, ResponseRepo
 from storage.stats import (
@@ -45,6 +46,10 @@ REPLY_STOPPED = (
     "message to rejoin."
 )
 REPLY_CLOSED = "This exercise has closed, thank you. I didn't keep your reply."
+REPLY_STOP = (
+    "You've stopped taking part: I won't keep your replies here from now on. Send me /start in "
+    "a direct message if you want to rejoin."
+)
 ReplyStatus = Literal["stored", "duplicate", "unknown_thread", "stopped", "closed", "blank"]
 
 
@@ -343,6 +348,22 @@ class ChannelPrompts:
             known.people[reply.user_ref] = participant
         known.seen.add(reply.platform_msg_id)
         stopped = known.opted_out.get((participant.id, prompt.campaign_id))
+        if is_stop(reply.text):
+            # "stop" in a thread stops at once, as in a direct message; it is never an answer.
+            if stopped is False:
+                await EnrolmentRepo(session).opt_out(participant.id, prompt.campaign_id, now)
+                await ConsentRepo(session).record(
+                    participant.id,
+                    prompt.campaign_id,
+                    campaign.consent,
+                    WITHDRAWN,
+                    at=now,
+                    channel=self.platform,
+                    language="en",
+                )
+                known.opted_out[(participant.id, prompt.campaign_id)] = True
+            await log.record(self.platform, reply.platform_msg_id, participant.id, [], now)
+            return ReplyResult("stopped", REPLY_STOP)
         if stopped:
             await log.record(self.platform, reply.platform_msg_id, participant.id, [], now)
             return ReplyResult("stopped", REPLY_STOPPED)

@@ -768,3 +768,19 @@ async def test_invisible_thread_replies_are_not_stored(harness: Harness) -> None
         event = message_event("UVCS1", VCS_CHANNEL, text, ts, thread_ts=prompt_ts)
         assert await harness.event(event) == 200
     assert [r.answer for r in await stored(harness.dispatcher)] == ["Real words"]
+
+
+async def test_stop_in_a_prompt_thread_stops_at_once_and_is_not_an_answer(
+    harness: Harness,
+) -> None:
+    prompt_ts = await harness.post_prompt()
+    user = "UVCS00009"
+    for ts, text in (("2.000001", "Local groups know families"), ("2.000002", "Stop")):
+        event = message_event(user, VCS_CHANNEL, text, ts, thread_ts=prompt_ts)
+        assert await harness.event(event) == 200
+    event = message_event(user, VCS_CHANNEL, "one more thing", "2.000003", thread_ts=prompt_ts)
+    assert await harness.event(event) == 200
+    rows = await stored(harness.dispatcher, CAMPAIGN)
+    assert [r.answer for r in rows] == ["Local groups know families"]
+    notices = [p.get("text") or "" for p in harness.slack.received("chat.postEphemeral")]
+    assert any("stopped taking part" in n for n in notices)
