@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from bot.config import load_settings
 from bot.logs import MASK, SecretMasker, configure
 from tests.conftest import EXAMPLE_CONFIG, example_data, write_config
@@ -76,3 +78,40 @@ def test_a_verbose_run_that_cannot_reach_telegram_logs_no_token(tmp_path):
     assert err.strip(), "the verbose run should have logged something"
     assert TOKEN not in out + err
     assert "SECRET" not in out + err
+
+
+def test_json_logs_are_one_object_per_line_with_campaign_and_flow(capsys):
+    """``LISTENING_LOG_FORMAT=json``: one JSON object a line, context fields as keys, masked."""
+    import json
+
+    from bot.logs import JsonFormatter, SecretMasker
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(SecretMasker([TOKEN]))
+    logger = logging.getLogger("test.jsonlogs")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning(
+            "outbox send %s failed: %s",
+            7,
+            f"token {TOKEN}\nsecond line",
+            extra={"campaign": "leeds-2026", "flow": "pulse", "pseudonym": "P-0a1b2c3d4e"},
+        )
+    finally:
+        logger.removeHandler(handler)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    event = json.loads(lines[0])
+    assert event["level"] == "WARNING" and event["campaign"] == "leeds-2026"
+    assert event["flow"] == "pulse" and event["pseudonym"] == "P-0a1b2c3d4e"
+    assert TOKEN not in lines[0] and MASK in event["message"]
+
+
+def test_an_unknown_log_format_is_one_sentence():
+    from bot.errors import ConfigError
+    from bot.logs import make_formatter
+
+    with pytest.raises(ConfigError, match="LISTENING_LOG_FORMAT must be"):
+        make_formatter("xml")

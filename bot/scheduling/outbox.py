@@ -443,7 +443,13 @@ class OutboxSender:
         permanent = bool(getattr(exc, "permanent", False))
         if attempts >= self.options.max_attempts or permanent:
             report.failed += 1
-            log.error("giving up on outbox send %s after %s: %s", item.id, attempts, error)
+            log.error(
+                "giving up on outbox send %s after %s: %s",
+                item.id,
+                attempts,
+                error,
+                extra={"campaign": item.campaign_id, "flow": item.flow_id},
+            )
             detail = (
                 f"gave up after {attempts} attempt(s)"
                 f"{' (the platform refused for good)' if permanent else ''}: {error}"
@@ -465,7 +471,13 @@ class OutboxSender:
         retry_after = exc.retry_after if isinstance(exc, AdapterError) else None
         wait = self.options.backoff_after(attempts, retry_after)
         report.retried += 1
-        log.warning("outbox send %s failed (try %s): %s", item.id, attempts, error)
+        log.warning(
+            "outbox send %s failed (try %s): %s",
+            item.id,
+            attempts,
+            error,
+            extra={"campaign": item.campaign_id, "flow": item.flow_id},
+        )
 
         async def retry(repo: OutboxRepo) -> None:
             await repo.retry_later(
