@@ -73,6 +73,8 @@ class Participant(Base):
     rehearsal: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false(), index=True
     )
+    # The language the person reads (one of the config's ``languages``); None: the default.
+    language: Mapped[str | None] = mapped_column(String(16))
 
 
 class PlatformAddress(Base):
@@ -170,6 +172,8 @@ class Response(Base):
     source_msg_id: Mapped[str | None] = mapped_column(String(160))
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language the question was asked in (None: stored before languages, or imported).
+    language: Mapped[str | None] = mapped_column(String(16))
 
 
 class InboundLog(Base):

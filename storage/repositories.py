@@ -61,6 +61,11 @@ class ParticipantRepo:
         ).first()
         return ParticipantRef(row.id, row.pseudonym) if row else None
 
+    async def set_language(self, participant_id: int, language: str | None) -> None:
+        await self.session.execute(
+            update(Participant).where(Participant.id == participant_id).values(language=language)
+        )
+
     async def by_pseudonym(self, pseudonym: str) -> ParticipantRef | None:
         row = (
             await self.session.execute(
@@ -388,6 +393,7 @@ class ResponseRepo:
                 source=response.source,
                 source_msg_id=response.source_msg_id,
                 answered_at=response.answered_at,
+                language=response.language,
             )
         )
         return uid
@@ -408,6 +414,7 @@ class ResponseRepo:
                 "source": r.source,
                 "source_msg_id": r.source_msg_id,
                 "answered_at": r.answered_at,
+                "language": r.language,
             }
             for r in responses
         ]
@@ -455,6 +462,7 @@ class ResponseRepo:
             r.answer,
             r.answered_at,
             r.original_answer,
+            r.language,
         )
 
     async def delete_by_source(self, channel: str, source_msg_id: str) -> bool:
@@ -493,6 +501,7 @@ class ResponseRepo:
                 r.answer,
                 r.answered_at,
                 r.original_answer,
+                r.language,
             )
             for r, pseudo in result.all()
         ]

@@ -44,8 +44,10 @@ class ConsoleAdapter:
         user_ref: str = "console-user",
         stdin: IO[str] | None = None,
         stdout: IO[str] | None = None,
+        language: str | None = None,
     ) -> None:
         self.clock = clock
+        self.language = language
         self.user_ref = user_ref
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
@@ -77,6 +79,7 @@ class ConsoleAdapter:
                 received_at=self.clock.now(),
                 text=text,
                 platform_msg_id=f"console:{uuid.uuid4().hex}",
+                language=self.language,
             )
             for reply in await sink(inbound):
                 await self.send(self.address, reply)
