@@ -64,6 +64,7 @@ class ConsoleAdapter:
                 "Type /start to begin, /help for commands, Ctrl-D to leave."
             )
         loop = asyncio.get_running_loop()
+        first = True
         while not self._stopping.is_set():
             if interactive:
                 self.stdout.write("you> ")
@@ -79,8 +80,10 @@ class ConsoleAdapter:
                 received_at=self.clock.now(),
                 text=text,
                 platform_msg_id=f"console:{uuid.uuid4().hex}",
-                language=self.language,
+                # said once per run, so /language can still change it during the rehearsal
+                language=self.language if first else None,
             )
+            first = False
             for reply in await sink(inbound):
                 await self.send(self.address, reply)
         if interactive:

@@ -147,8 +147,11 @@ def export(
         names = _run(_with_session(settings, lambda s: ParticipantRepo(s).names(), view=view))
         redactor = Redactor(name for pair in names.values() for name in pair)
         rows = exporting.redacted(rows, redactor, names)
+    from bot.exchange.language_columns import language_columns
+
+    extra = language_columns(settings, rows)
     if fmt is ExportFormat.xlsx:
-        data, _ = exporting.xlsx_bytes(rows)
+        data, _ = exporting.xlsx_bytes(rows, extra)
         if target is not None:
             with atomic_output(target, binary=True) as handle:
                 handle.write(data)
@@ -161,7 +164,7 @@ def export(
     writer = exporting.write_csv if fmt is ExportFormat.csv else exporting.write_jsonl
     if target is not None:
         with atomic_output(target) as handle:
-            writer(rows, handle)
+            writer(rows, handle, extra)
     else:
-        writer(rows, sys.stdout)
+        writer(rows, sys.stdout, extra)
         sys.stdout.flush()

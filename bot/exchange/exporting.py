@@ -6,8 +6,8 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import IO, TYPE_CHECKING
 
@@ -34,6 +34,27 @@ _FORMULA_START = ("=", "+", "-", "@")
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # A Slack mention carries another person's platform id (<@U0123ABC>); exports show no such id.
 _SLACK_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraColumns:
+    """Columns after the contract's ten (e.g. ``language``): their names and each row's values."""
+
+    names: tuple[str, ...]
+    values: Callable[[ResponseRow], tuple[str, ...]]
+    # True for a row whose answer reads right to left (xlsx then sets the cell's reading order).
+    right_to_left: Callable[[ResponseRow], bool] = lambda row: False
+
+
+def _values(row: ResponseRow, extra: ExtraColumns | None) -> dict[str, str]:
+    values = row_values(row)
+    if extra is not None:
+        values.update(zip(extra.names, extra.values(row), strict=True))
+    return values
+
+
+def _columns(extra: ExtraColumns | None) -> list[str]:
+    return [*COLUMNS, *(extra.names if extra is not None else ())]
 
 
 def readable_answer(row: ResponseRow) -> str:
@@ -88,40 +109,50 @@ def neutralise_formula(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def write_csv(rows: Iterable[ResponseRow], out: IO[str]) -> int:
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+def write_csv(rows: Iterable[ResponseRow], out: IO[str], extra: ExtraColumns | None = None) -> int:
+    writer = csv.DictWriter(out, fieldnames=_columns(extra), lineterminator="\r\n")
     writer.writeheader()
     count = 0
     for row in rows:
-        values = row_values(row)
+        values = _values(row, extra)
         writer.writerow({k: neutralise_formula(v) for k, v in values.items()})
         count += 1
     return count
 
 
-def write_jsonl(rows: Iterable[ResponseRow], out: IO[str]) -> int:
+def write_jsonl(
+    rows: Iterable[ResponseRow], out: IO[str], extra: ExtraColumns | None = None
+) -> int:
     count = 0
     for row in rows:
-        out.write(json.dumps(row_values(row), ensure_ascii=False) + "\n")
+        out.write(json.dumps(_values(row, extra), ensure_ascii=False) + "\n")
         count += 1
     return count
 
 
-def xlsx_bytes(rows: Iterable[ResponseRow]) -> tuple[bytes, int]:
-    """Every cell is written as text (data type ``s``), so nothing is ever evaluated."""
+def xlsx_bytes(rows: Iterable[ResponseRow], extra: ExtraColumns | None = None) -> tuple[bytes, int]:
+    """Every cell is written as text (data type ``s``), so nothing is ever evaluated.
+
+    An answer in a right-to-left language gets the cell reading order "right to left", so a
+    spreadsheet shows it as it was written.
+    """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("responses")
-    sheet.append(list(COLUMNS))
+    sheet.append(_columns(extra))
+    rtl = Alignment(readingOrder=2, horizontal="right", wrap_text=True)
     count = 0
     for row in rows:
         cells = []
-        for value in row_values(row).values():
-            from openpyxl.cell import WriteOnlyCell
-
+        right_to_left = extra is not None and extra.right_to_left(row)
+        for name, value in _values(row, extra).items():
             cell = WriteOnlyCell(sheet, value=_ILLEGAL_XLSX.sub("\ufffd", value))
             cell.data_type = "s"
+            if right_to_left and name == "answer":
+                cell.alignment = rtl
             cells.append(cell)
         sheet.append(cells)
         count += 1

@@ -182,12 +182,12 @@ class Engine:
         "skip" is ``/skip``.
         """
         t = self.expire(state, event.at)
-        if t.state.language is None:
-            # The platform's language, when it is one of the config's, is theirs until they
-            # say otherwise with /language; nobody is asked what the platform already said.
-            reported = platform_language(event.language, self.settings.languages)
-            if reported is not None:
-                t.state.language = t.lang = reported
+        # The platform's language, when it is one of the config's, is theirs until they say
+        # otherwise with /language; nobody is asked what the platform already said. The
+        # console says it once per rehearsal (`run --console --lang`), and that wins.
+        reported = platform_language(event.language, self.settings.languages)
+        if reported is not None and (t.state.language is None or self.platform == "console"):
+            t.state.language = t.lang = reported
         command = self._command_of(t.state, event)
         if t.state.confirming == "stop" or (command is not None and command[0] == "stop"):
             # A state saved by an older version may still be waiting for a "yes" to /stop: the
