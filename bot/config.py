@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -298,9 +299,16 @@ class Settings(_Strict):
             raise ValueError("names a language twice")
         return value
 
+    # ids of imported translations whose default-language text changed since, per language
+    _stale_translations: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+
     @property
     def default_language(self) -> str:
         return self.languages[0]
+
+    @property
+    def stale_translations(self) -> dict[str, list[str]]:
+        return self._stale_translations
 
     @field_validator("database_url")
     @classmethod
@@ -1072,6 +1080,10 @@ def load_settings(
             for path, message in semantic_problems(settings)
         ]
         if not problems:
+            from bot.translations import apply_translation_files
+
+            # translations imported from a translator's spreadsheet live beside the config
+            settings._stale_translations = apply_translation_files(settings, chosen)
             return settings
     problems = [
         replace(p, place=describe_place(_parse_path(p.path), data))

@@ -9,8 +9,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.localized import Localized
 
 
@@ -103,3 +107,75 @@ def language_problem(settings: Settings, lang: str) -> str | None:
         f"{'has' if len(missing) == 1 else 'have'} no {lang} translation "
         "(`listening-bot check` lists them)."
     )
+
+
+# -- translation files: what `translations import` writes next to the config --------------------
+@dataclass(frozen=True, slots=True)
+class StoredTranslation:
+    """A translator's text for one id, and the hash of the default text they translated."""
+
+    text: str
+    source_hash: str
+
+
+def translation_file(config_path: Path, lang: str) -> Path:
+    """``config/campaign.yaml`` -> ``config/campaign.pl.yaml`` (kept beside the config)."""
+    return config_path.with_name(f"{config_path.stem}.{lang}{config_path.suffix or '.yaml'}")
+
+
+def read_translation_file(path: Path) -> dict[str, StoredTranslation]:
+    """The texts of a translation file (empty when there is none)."""
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    texts = data.get("texts") if isinstance(data, dict) else None
+    if not isinstance(texts, dict):
+        raise ConfigError(f"The translation file {path} has no 'texts' mapping.")
+    found = {}
+    for text_id, entry in texts.items():
+        if isinstance(entry, dict) and isinstance(entry.get("text"), str):
+            found[str(text_id)] = StoredTranslation(entry["text"], str(entry.get("source", "")))
+    return found
+
+
+def write_translation_file(
+    path: Path, lang: str, entries: dict[str, StoredTranslation], source: Path
+) -> None:
+    header = (
+        f"# {lang} translations of {source.name}, written by `listening-bot translations import`.\n"
+        "# Each text keeps the hash of the default-language text it translates ('source'), so\n"
+        "# `check` can say which became stale when that text changed. Edit via the spreadsheet.\n"
+    )
+    body = {
+        "language": lang,
+        "texts": {k: {"text": v.text, "source": v.source_hash} for k, v in entries.items()},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(
+        header + yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=1000),
+        encoding="utf-8",
+    )
+    tmp.replace(path)
+
+
+def apply_translation_files(settings: Settings, config_path: Path) -> dict[str, list[str]]:
+    """Add each language's translation file to the config's texts; returns stale ids per language.
+
+    A text in the translation file wins over one written in the config itself (importing is the
+    later, deliberate act). Stale: the default-language text changed since it was translated;
+    the translation is still used (better than none) and ``check`` names it.
+    """
+    stale: dict[str, list[str]] = {}
+    texts = campaign_texts(settings)
+    for lang in settings.languages[1:]:
+        stored = read_translation_file(translation_file(config_path, lang))
+        if not stored:
+            continue
+        for text in texts:
+            entry = stored.get(text.id)
+            if entry is None or not entry.text.strip():
+                continue
+            text.text.translations[lang] = entry.text
+            if entry.source_hash and entry.source_hash != text.source_hash:
+                stale.setdefault(lang, []).append(text.id)
+    return stale

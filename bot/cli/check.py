@@ -76,7 +76,14 @@ def print_languages(settings: Settings) -> None:
         f"Languages: {', '.join(settings.languages)} (default {settings.default_language})",
         markup=False,
     )
+    stale = settings.stale_translations
     for lang, missing in untranslated(settings).items():
+        for text_id in stale.get(lang, []):
+            out.print(
+                f"  {lang}: {text_id} is stale: its {settings.default_language} text changed "
+                "since it was translated",
+                markup=False,
+            )
         if not missing:
             out.print(f"  {lang}: every text is translated", markup=False)
             continue
