@@ -173,7 +173,12 @@ def themes(
     targets = _theme_targets(out_dir, settings, config, force) if out_dir is not None else None
     _require_database(settings)
     rows, _ = _load(settings, campaign_id, include_rehearsal=include_rehearsal)
-    comments = _comments(rows, campaign_id)
+    from bot.report.analysis_languages import split_for_analysis
+
+    split = split_for_analysis(settings, rows)
+    if split.note:
+        out.print(split.note, markup=False)
+    comments = _comments(split.rows, campaign_id)
     result = _analyse(settings, comments, codebook, n_themes)
     out.print(_themes_table(settings, result, comments))
     out.print(f"{result.method}", markup=False)
@@ -299,7 +304,10 @@ def report(
         raise BotError(
             f"Campaign {campaign_id} has no responses yet{left_out}, so there is nothing to report."
         )
-    comments = comments_from_rows(rows)
+    from bot.report.analysis_languages import split_for_analysis
+
+    split = split_for_analysis(settings, rows)
+    comments = comments_from_rows(split.rows)
     result, note = None, None
     if len(comments) < 2:
         note = (
@@ -325,6 +333,7 @@ def report(
             generated_at=datetime.now(UTC),
             themes_note=note,
             summary=summary,
+            languages_note=split.note,
             quote=masked_quote(_run(_with_session(settings, lambda s: ParticipantRepo(s).names()))),
         )
     )

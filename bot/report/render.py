@@ -49,6 +49,8 @@ class ReportInput:
     # each author's platform names; without it, phones, emails, postcodes and listed first
     # names are masked all the same.
     quote: Callable[[ResponseRow], str] | None = None
+    # Which comments theme analysis could not read (written in another language), if any.
+    languages_note: str | None = None
 
 
 def pct(value: float | None) -> str:
@@ -215,9 +217,15 @@ def _language_context(data: ReportInput, min_size: int) -> dict[str, object]:
     settings = data.settings
     if not shows_languages(settings, data.rows):
         rtl = any(has_rtl(row.answer) for row in data.rows)
-        return {"languages": None, "translations_of": {}, "bidi_text": rtl}
+        return {
+            "languages": None,
+            "translations_of": {},
+            "bidi_text": rtl,
+            "languages_note": data.languages_note,
+        }
     return {
         "bidi_text": True,
+        "languages_note": data.languages_note,
         "languages": language_participation(settings, data.rows, min_size=min_size),
         "translations_of": {
             f"{flow.id}:{step.id}": translations(step.ask, settings)

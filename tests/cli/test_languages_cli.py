@@ -68,6 +68,13 @@ def test_report_shows_each_language_and_counts_closed_answers_together(
     assert 'dir="auto" lang="ar">الاجتماعات المنتظمة' in html
     # each question shows its translations, the Arabic one laid out right to left
     assert 'lang="ar" dir="rtl"><span class="muted">العربية:</span>' in html
+    # theme analysis reads English only, and says which comments it set aside
+    assert (
+        '<p class="note" id="languages-note">3 comments written in another language '
+        "(Polski 1, العربية 2) were not analysed for themes, which reads English only"
+    ) in html
+    themes = cli("themes", "--include-rehearsal", db=rehearsed)
+    assert "3 comments written in another language (Polski 1, العربية 2)" in themes.stdout
 
 
 def test_an_english_only_export_keeps_exactly_the_ten_columns(sqlite_url: str):
