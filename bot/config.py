@@ -17,7 +17,14 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.errors import ConfigError
 from bot.safe_yaml import YamlTooLarge, load_bounded, read_config_text
@@ -114,8 +121,37 @@ class Step(_Strict):
     min: int = 1
     max: int = 5
     labels: dict[int, str] = Field(default_factory=dict)
+    # Scale points the report counts as "positive"; absent, the report names no good end.
+    positive: list[int] | None = None
+    # Multi-choice options that cannot be combined with others; absent, "None of these",
+    # "None", "Not applicable" and "Prefer not to say" are (an empty list: none are).
+    exclusive: list[str] | None = None
     optional: bool = False
     when: Condition | None = None
+
+    @model_validator(mode="after")
+    def _points_and_options_exist(self) -> Step:
+        """``positive`` and ``labels`` name points of the scale; ``exclusive`` names options."""
+        if self.positive is not None:
+            if self.type != "scale":
+                raise ValueError("'positive' is only for scale steps")
+            outside = [p for p in self.positive if not self.min <= p <= self.max]
+            if outside:
+                raise ValueError(
+                    f"'positive' has {outside[0]}, which is not a point of the scale "
+                    f"({self.min} to {self.max})"
+                )
+        if self.exclusive is not None:
+            if self.type != "multi":
+                raise ValueError("'exclusive' is only for multi steps")
+            known = {o.strip().lower() for o in self.options}
+            unknown = [o for o in self.exclusive if o.strip().lower() not in known]
+            if unknown:
+                raise ValueError(
+                    f"'exclusive' has {unknown[0]!r}, which is not one of the options "
+                    f"({', '.join(self.options)})"
+                )
+        return self
 
 
 class Flow(_Strict):
@@ -214,6 +250,14 @@ class Campaign(_Strict):
     retention: Retention | None = None
 
 
+class ReportSettings(_Strict):
+    """The ``report`` section: how the committee report protects small groups."""
+
+    # A figure based on fewer people than this is shown as "fewer than N", never a percentage,
+    # so one parent or four health visitors cannot be picked out (or over-read) in a report.
+    min_group_size: int = Field(default=5, ge=1, le=1000)
+
+
 class Settings(_Strict):
     """The whole campaign file."""
 
@@ -223,6 +267,7 @@ class Settings(_Strict):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     groups: list[Group]
     flows: list[Flow]
     campaigns: list[Campaign]

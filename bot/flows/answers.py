@@ -6,6 +6,7 @@ import re
 
 from bot.config import Step
 from bot.events import Choice
+from bot.flows.intents import is_blank
 
 _YES = {"yes", "y", "yeah", "yep", "ok", "okay", "sure", "agree", "i agree", "👍"}
 _NO = {"no", "n", "nope", "no thanks", "disagree", "👎"}
@@ -15,8 +16,29 @@ class InvalidAnswer(ValueError):
     """The reply does not fit the step; the message is the polite re-ask."""
 
 
+# Multi-choice options that mean "none of the others" unless the step says otherwise with
+# ``exclusive:`` (an empty list turns the detection off).
+EXCLUSIVE_BY_DEFAULT = frozenset(
+    {"none", "none of these", "none of the above", "not applicable", "n/a", "prefer not to say"}
+)
+
+
 def normalise(text: str) -> str:
     return " ".join(text.strip().lower().rstrip(".!").split())
+
+
+def exclusive_options(step: Step) -> tuple[str, ...]:
+    """The options of a multi-choice that cannot be picked together with any other.
+
+    ``exclusive:`` on the step names them; without it, an option such as "None of these",
+    "None", "Not applicable" or "Prefer not to say" is exclusive (see ``EXCLUSIVE_BY_DEFAULT``).
+    """
+    if step.type != "multi":
+        return ()
+    if step.exclusive is not None:
+        wanted = {normalise(option) for option in step.exclusive}
+        return tuple(o for o in step.options if normalise(o) in wanted)
+    return tuple(o for o in step.options if normalise(o) in EXCLUSIVE_BY_DEFAULT)
 
 
 def parse_yesno(text: str) -> bool | None:
@@ -61,13 +83,13 @@ def parse_answer(step: Step, text: str) -> str:
         InvalidAnswer: with a friendly sentence saying what would fit.
     """
     if step.type == "text":
-        if not text.strip():
+        if is_blank(text):
             raise InvalidAnswer("I didn't catch an answer there. Please type a few words.")
         return text
     if step.type == "yesno":
         value = parse_yesno(text)
         if value is None:
-            raise InvalidAnswer("Please answer yes or no.")
+            raise InvalidAnswer("Sorry, I didn't understand that answer.")
         return "yes" if value else "no"
     if step.type == "scale":
         token = normalise(text)
@@ -76,24 +98,26 @@ def parse_answer(step: Step, text: str) -> str:
                 return str(point)
         if re.fullmatch(r"[+-]?\d+", token) and step.min <= int(token) <= step.max:
             return str(int(token))
-        raise InvalidAnswer(f"Please pick a number from {step.min} to {step.max}.")
+        raise InvalidAnswer("Sorry, that isn't one of the points on the scale.")
     if step.type == "choice":
         option = _match_option(step, text)
         if option is None:
-            raise InvalidAnswer(
-                f"Please pick one of the options by its number (1 to {len(step.options)})."
-            )
+            raise InvalidAnswer("Sorry, I couldn't match that to one of the options.")
         return option
     tokens = [t for t in re.split(r"[,;\n]+|\s+(?=\d)", text) if t.strip()]
     picked: list[str] = []
     for token in tokens:
         option = _match_option(step, token)
         if option is None:
-            raise InvalidAnswer(
-                "Please pick one or more options by their numbers, separated by commas (e.g. 1,3)."
-            )
+            raise InvalidAnswer("Sorry, I couldn't match that to the options.")
         if option not in picked:
             picked.append(option)
     if not picked:
-        raise InvalidAnswer("Please pick at least one option, e.g. 1,3.")
+        raise InvalidAnswer("Sorry, I didn't see any of the options there.")
+    alone = [option for option in exclusive_options(step) if option in picked]
+    if alone and len(picked) > 1:
+        raise InvalidAnswer(
+            f"“{alone[0]}” can't be combined with other options: "
+            "please pick it on its own, or pick the others without it."
+        )
     return "; ".join(o for o in step.options if o in picked)

@@ -15,6 +15,7 @@ from bot.config import Campaign, Condition, Flow, Settings, Step
 from bot.events import Choice, Outbound
 from bot.flows import messages as say
 from bot.flows.answers import InvalidAnswer, normalise, parse_answer, parse_yesno, step_choices
+from bot.flows.intents import is_blank, is_skip_word, is_stop
 from bot.flows.state import ActiveFlow, ConversationState, PendingFlow
 from bot.timeparse import parse_duration
 
@@ -139,9 +140,22 @@ class Engine:
 
     # -- entry points -----------------------------------------------------------------------
     def handle(self, state: ConversationState, event: UserInput) -> Transition:
-        """React to one input from the participant."""
+        """React to one input from the participant.
+
+        Guarantees, in this order: a stop ("/stop", or plain "stop"/"unsubscribe" in any case)
+        stops at once and nothing is recorded from that message or any later one until the
+        person rejoins; a message that shows nothing on screen is never an answer; a plain
+        "skip" is ``/skip``.
+        """
         t = self.expire(state, event.at)
-        command = parse_command(event.text) if event.kind in ("text", "button") else None
+        command = self._command_of(t.state, event)
+        if t.state.confirming == "stop" or (command is not None and command[0] == "stop"):
+            # A state saved by an older version may still be waiting for a "yes" to /stop: the
+            # person asked to stop, so they are stopped and this message is not kept either.
+            t.state.confirming = None
+            return self._stop(t)
+        if command is None and self._blank(t.state, event):
+            return self._on_blank(t, event.at)
         if t.state.confirming and command is None:
             return self._on_confirmation(t, event)
         if t.state.confirming:
@@ -149,6 +163,33 @@ class Engine:
         if command is not None:
             return self._on_command(t, command[0], command[1], event)
         return self._on_message(t, event)
+
+    def _command_of(self, state: ConversationState, event: UserInput) -> tuple[str, str] | None:
+        """The command a message stands for: a slash command, or a plain word that means one."""
+        if event.kind not in ("text", "button"):
+            return None
+        command = parse_command(event.text)
+        if command is not None:
+            return command
+        if event.kind == "text" and is_stop(event.text):
+            return ("stop", "")
+        if is_skip_word(event.text) and state.stage == "enrolled" and not self._is_option(state):
+            return ("skip", "")
+        return None
+
+    def _is_option(self, state: ConversationState) -> bool:
+        """True when the open question has an option literally called "skip" (it wins)."""
+        active = state.active
+        flow = self.settings.flow_by_id.get(active.flow_id) if active else None
+        if active is None or flow is None or flow.kind != "structured":
+            return False
+        step = next((st for st in flow.steps if st.id == active.step_id), None)
+        return step is not None and any(normalise(o) == "skip" for o in step.options)
+
+    @staticmethod
+    def _blank(state: ConversationState, event: UserInput) -> bool:
+        """A typed message that shows nothing, from someone past their first contact."""
+        return event.kind == "text" and state.stage != "new" and is_blank(event.text)
 
     def offer_flow(
         self,
@@ -205,13 +246,6 @@ class Engine:
             s.confirming = "delete"
             t.say(say.DELETE_CONFIRM, _yes_no())
             return t
-        if name == "stop":
-            if s.stage == "stopped":
-                t.say(say.STOPPED)
-                return t
-            s.confirming = "stop"
-            t.say(say.STOP_CONFIRM, _yes_no())
-            return t
         if name in ("done", "skip"):
             return self._done_or_skip(t, name, event.at)
         t.say(say.UNKNOWN_COMMAND.format(command="/" + name))
@@ -220,7 +254,7 @@ class Engine:
     def _on_confirmation(self, t: Transition, event: UserInput) -> Transition:
         s = t.state
         answer = parse_yesno(event.text) if event.kind in ("text", "button") else None
-        what, s.confirming = s.confirming, None
+        s.confirming = None
         if answer is None:
             # Not a yes/no: cancel the question and treat the message as what it is.
             t.say(say.CANCELLED)
@@ -229,17 +263,49 @@ class Engine:
             t.say(say.CANCELLED)
             self._prompt_current(t)
             return t
-        if what == "delete":
+        t.effects.append(Erase())
+        t.state = ConversationState()
+        t.say(say.DELETED)
+        return t
+
+    def _stop(self, t: Transition) -> Transition:
+        """Stop at once, in one message: no more questions, nothing more kept."""
+        s = t.state
+        if s.stage in ("new", "choose_campaign", "consent", "choose_group"):
+            # Not enrolled: nothing was stored but the first-contact pseudonym; drop that too.
             t.effects.append(Erase())
             t.state = ConversationState()
-            t.say(say.DELETED)
+            t.say(say.STOPPED_BEFORE_JOINING)
             return t
-        if s.active:
-            self._end_flow(t, completed=False, announce=False)
-        s.pending.clear()
-        t.effects.append(OptOut(s.campaign_id))
-        s.stage = "stopped"
+        if s.stage == "enrolled":
+            if s.active:
+                self._end_flow(t, completed=False, announce=False)
+            s.pending.clear()
+            t.effects.append(OptOut(s.campaign_id))
+            s.stage = "stopped"
         t.say(say.STOPPED)
+        return t
+
+    def _on_blank(self, t: Transition, now: datetime) -> Transition:
+        """An empty or invisible-only message: say so gently and ask the same thing again."""
+        s = t.state
+        t.say(say.BLANK)
+        if s.confirming == "delete":
+            t.say(say.DELETE_CONFIRM, _yes_no())
+        elif s.stage == "consent":
+            campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
+            if campaign is not None:
+                t.say(campaign.consent.strip(), _yes_no(), ref=f"{campaign.id}:consent")
+        elif s.stage == "choose_group":
+            campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
+            if campaign is not None:
+                choices = self._selectable_groups(campaign)
+                t.say(say.CHOOSE_GROUP, choices, ref=f"{campaign.id}:group")
+        elif s.stage == "choose_campaign":
+            options = self._open_campaigns(now)
+            t.say(say.CHOOSE_CAMPAIGN, [Choice(c.title, c.id) for c in options])
+        elif s.stage == "enrolled" and s.active is not None:
+            self._prompt_current(t)
         return t
 
     def _done_or_skip(self, t: Transition, name: str, now: datetime) -> Transition:
@@ -420,7 +486,7 @@ class Engine:
         if event.kind == "button":
             t.say(say.NOTHING_NOW)
             return
-        if event.kind == "text" and not event.text.strip():
+        if event.kind == "text" and is_blank(event.text):
             t.say(say.NOTHING_NOW)
             return
         kind = "voice" if event.kind == "voice" else "open"
@@ -433,7 +499,7 @@ class Engine:
     def _on_open_answer(self, t: Transition, flow: Flow, event: UserInput) -> Transition:
         active = t.state.active
         assert active is not None
-        if event.kind == "button" or not event.text.strip() and event.kind != "voice":
+        if event.kind == "button" or is_blank(event.text) and event.kind != "voice":
             t.say(say.TEXT_TOO_BLANK if event.kind != "button" else say.OPEN_HINT)
             return t
         kind = "voice" if event.kind == "voice" else "open"
@@ -469,7 +535,7 @@ class Engine:
             try:
                 answer, kind = parse_answer(step, event.text), step.type
             except InvalidAnswer as exc:
-                t.say(str(exc) + (" Or send /skip." if step.optional else ""))
+                t.say(str(exc))
                 self._prompt_current(t)
                 return t
         t.records.append(Record(active.campaign_id, flow.id, step.id, kind, answer, event.file_id))
@@ -630,7 +696,7 @@ def _question_text(step: Step) -> str:
         if step.max in step.labels:
             ends.append(f"{step.max} = {step.labels[step.max]}")
         anchor = f" ({', '.join(ends)})" if ends else f" ({step.min} to {step.max})"
-        return step.ask.strip() + anchor
-    if step.type == "multi":
-        return step.ask.strip() + "\n(Pick all that apply, e.g. 1,3.)"
-    return step.ask.strip() + (" (optional: /skip)" if step.optional else "")
+        return step.ask.strip() + anchor + (say.OPTIONAL_HINT if step.optional else "")
+    # How to pick (numbers, buttons, yes/no) is the adapter's to say, once, with the options
+    # it shows; the engine adds only what no widget shows: that a question may be skipped.
+    return step.ask.strip() + (say.OPTIONAL_HINT if step.optional else "")

@@ -14,14 +14,14 @@ HELP = (
     "/help – this message"
 )
 WELCOME = "Hello! Thanks for your interest in “{title}”."
-CONSENT_REASK = "Please answer yes or no: do you agree to take part?"
+CONSENT_REASK = "Sorry, I didn't catch that. Do you agree to take part?"
 DECLINED = (
     "No problem, thank you for considering it. Nothing has been stored. "
     "If you change your mind, send /start."
 )
 CHOOSE_CAMPAIGN = "Which exercise would you like to join?"
 CHOOSE_GROUP = "Which of these best describes you?"
-GROUP_REASK = "Please pick one of the options by its number."
+GROUP_REASK = "Sorry, I couldn't match that to one of the options. Which best describes you?"
 INVITE_ONLY = (
     "This exercise is by invitation only. Please use the link or code you were sent, "
     "or ask the organiser for one."
@@ -31,17 +31,22 @@ ENROLLED = "Thank you! You're taking part as: {group}. You can stop at any time 
 NOTHING_NOW = "Thank you. There's no question open right now; I'll message you when there is."
 ALREADY_IN = "You're already taking part in “{title}”."
 UNKNOWN_COMMAND = "Sorry, I don't know the command {command}. Send /help to see what I can do."
-STOP_CONFIRM = (
-    "Do you want to stop taking part? You won't get any more questions. "
-    "Your answers so far are kept unless you /delete them. (yes/no)"
+# /stop acts at once (no "are you sure?"): a person who says stop has said what they mean, and a
+# confirmation question would turn their next message into an answer.
+STOPPED = (
+    "You've stopped taking part: you won't get any more questions, and nothing you send now is "
+    "kept. Your answers so far are kept unless you send /delete. Send /start to rejoin."
 )
-STOPPED = "You've stopped taking part and won't get more questions. Send /start to rejoin."
+STOPPED_BEFORE_JOINING = (
+    "OK, you haven't joined, so nothing has been stored and I won't message you. "
+    "Send /start if you change your mind."
+)
 STOPPED_ALREADY = (
     "You've stopped taking part, so I didn't keep that message. Send /start to rejoin."
 )
 DELETE_CONFIRM = (
     "Do you want to erase everything you've told us, including all your answers? "
-    "This cannot be undone. (yes/no)"
+    "This cannot be undone."
 )
 DELETED = "Done: everything you told us has been erased. Thank you for your time."
 CANCELLED = "OK, nothing changed."
@@ -69,3 +74,5 @@ EDIT_REFUSED = (
     "{hint} I've kept your earlier answer to “{ask}” ({previous}); edit your message again to "
     "change it."
 )
+BLANK = "That message looked empty to me, so I haven't kept it."
+OPTIONAL_HINT = " (optional: send skip to leave it out)"

@@ -100,7 +100,7 @@ def test_scale_answer_by_number_and_invalid_reask(settings):
     chat = Chat(settings)
     chat.join()
     t = chat.send("seven")
-    assert "from 1 to 5" in chat.text(t) and chat.records == []
+    assert "isn't one of the points" in chat.text(t) and chat.records == []
     t = chat.send("9")
     assert chat.records == []
     t = chat.send("Very positive")  # the label of 5 works too
@@ -172,26 +172,49 @@ def test_idle_open_flow_closes_and_the_next_flow_can_start(settings):
     assert FlowEnded("leeds-2026", "challenge-1", "challenge-1@2d", True) in t.effects
 
 
-def test_stop_is_confirmed_and_later_answers_are_not_recorded(settings):
+@pytest.mark.parametrize(
+    "word", ["/stop", "stop", "STOP", "  Stop!  ", "unsubscribe", "s\u200btop"]
+)
+def test_stop_acts_at_once_in_one_message_and_later_answers_are_not_recorded(settings, word):
     chat = Chat(settings)
     chat.join()
-    t = chat.send("/stop")
-    assert "Do you want to stop" in chat.text(t)
-    t = chat.send("yes")
+    t = chat.send(word)
     assert OptOut("leeds-2026") in t.effects and chat.state.stage == "stopped"
-    t = chat.send("5")
-    assert "didn't keep" in chat.text(t)
+    assert len(t.replies) == 1 and "stopped taking part" in t.replies[0].text
+    assert t.replies[0].choices == ()  # no "are you sure?" question for the next message
+    for later in ("one more thing", "yes", "5", "skip"):
+        t = chat.send(later)
+        assert "didn't keep" in chat.text(t)
     assert chat.records == []
     offered = chat.engine.offer_flow(chat.state, "leeds-2026", "pulse@0m", "pulse", chat.now)
     assert offered.replies == []
 
 
-def test_stop_cancelled_with_no_re_asks_the_question(settings):
+def test_stop_inside_a_question_ends_the_flow_without_storing_the_word(settings):
+    chat = Chat(settings, rehearsal=True)
+    chat.join()
+    chat.send("4")
+    chat.send("An idea")
+    t = chat.send("Stop")
+    assert chat.state.active is None and chat.state.pending == []
+    assert [r.answer for r in chat.records] == ["4", "An idea"]
+    assert FlowEnded("leeds-2026", "challenge-1", "challenge-1@2d", False) in t.effects
+
+
+def test_stop_before_joining_erases_the_first_contact(settings):
+    chat = Chat(settings)
+    chat.send("/start")
+    t = chat.send("stop")
+    assert Erase() in t.effects and chat.state.stage == "new"
+    assert "nothing has been stored" in chat.text(t)
+
+
+def test_a_state_saved_while_waiting_for_a_stop_confirmation_is_stopped(settings):
     chat = Chat(settings)
     chat.join()
-    chat.send("/stop")
-    t = chat.send("no")
-    assert "nothing changed" in chat.text(t) and "How positive" in chat.text(t)
+    chat.state.confirming = "stop"  # saved by the version that asked "are you sure?"
+    t = chat.send("one more thing")
+    assert OptOut("leeds-2026") in t.effects and chat.records == []
 
 
 def test_delete_confirmed_erases(settings):
@@ -235,7 +258,7 @@ def test_a_line_of_only_spaces_is_re_asked_not_stored(settings):
     chat.join()
     chat.send("4")
     t = chat.send("     ")
-    assert "didn't catch" in chat.text(t)
+    assert "looked empty" in chat.text(t)
     assert [r.flow_id for r in chat.records] == ["pulse"]
 
 
