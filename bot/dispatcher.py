@@ -30,6 +30,7 @@ from bot.flows.engine import (
     UserInput,
     parse_command,
 )
+from bot.flows.questions import clip, question_text
 from bot.flows.state import ConversationState
 from storage.consent import AGREED, WITHDRAWN, ConsentRepo
 from storage.records import NewResponse, ParticipantRef
@@ -442,7 +443,7 @@ class Dispatcher:
                     finished=effect.completed,
                 )
             elif isinstance(effect, ShowData):
-                t.replies.append(Outbound(await self._describe(session, participant.id)))
+                t.replies.append(Outbound(await self._describe(session, participant)))
         responses = ResponseRepo(session)
         group = t.state.group_id or ""
         for index, record in enumerate(t.records):
@@ -477,13 +478,22 @@ class Dispatcher:
             language=DEFAULT_LANGUAGE,
         )
 
-    async def _describe(self, session: AsyncSession, participant_id: int) -> str:
-        """The /mydata answer: everything we hold, in plain words."""
+    async def _describe(self, session: AsyncSession, participant: ParticipantRef) -> str:
+        """The /mydata answer: everything we hold, in plain words, and the person's reference.
+
+        The reference is the pseudonym that exports carry and that ``forget`` and
+        ``subject-access`` accept, so a person can quote it in an emailed request.
+        """
         participants = ParticipantRepo(session)
-        enrolments = await EnrolmentRepo(session).for_participant(participant_id)
-        rows = await ResponseRepo(session).rows(participant_id=participant_id)
-        addresses = await participants.addresses(participant_id)
+        enrolments = await EnrolmentRepo(session).for_participant(participant.id)
+        rows = await ResponseRepo(session).rows(participant_id=participant.id)
+        addresses = await participants.addresses(participant.id)
         lines = ["Here is what we hold about you:"]
+        if participant.pseudonym:
+            lines.append(
+                f"• Your reference: {participant.pseudonym}. Quote it if you ask the organiser "
+                "for a copy of your data or for it to be erased."
+            )
         lines.append(
             "• How we reach you: your "
             + ", ".join(a.platform for a in addresses)
@@ -491,15 +501,16 @@ class Dispatcher:
         )
         for enrolment in enrolments:
             group = self.settings.group_by_id.get(enrolment.group_id)
+            campaign = self.settings.campaign_by_id.get(enrolment.campaign_id)
             status = " (stopped)" if enrolment.opted_out_at else ""
             lines.append(
-                f"• Taking part in {enrolment.campaign_id} as "
+                f"• Taking part in “{campaign.title if campaign else enrolment.campaign_id}” as "
                 f"{group.label if group else enrolment.group_id}{status}."
             )
         lines.append(f"• {len(rows)} answer(s).")
         for row in rows[-MYDATA_SHOWN:]:
-            text = row.answer if len(row.answer) <= 200 else row.answer[:197] + "…"
-            lines.append(f"  – {row.flow}/{row.step}: {text}")
+            question = clip(question_text(self.settings, row.flow, row.step), 120)
+            lines.append(f"  – “{question}”: {clip(row.answer, 200)}")
         if len(rows) > MYDATA_SHOWN:
             lines.append(f"  (showing the latest {MYDATA_SHOWN})")
         lines.append("Send /delete to erase all of it.")

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.events import Address, Inbound
-from storage.models import Participant, PlatformAddress, Response
+from storage.models import Enrolment, Participant, PlatformAddress, Response
 from storage.repositories import InviteRepo
 from tests.helpers import Person, stored, texts
 
@@ -75,7 +75,9 @@ async def test_mydata_lists_answers_and_delete_erases_everything(dispatcher):
     await person.say("2")
     replies = await person.say("/mydata")
     summary = texts(replies)
-    assert "Children's centre managers and staff" in summary and "pulse/positive: 2" in summary
+    assert "Children's centre managers and staff" in summary
+    assert "“How positive do you feel about children's centres" in summary and ": 2" in summary
+    assert "pulse/positive" not in summary
     await person.say("/delete")
     await person.say("yes")
     assert await count(dispatcher, Response) == 0
@@ -108,7 +110,6 @@ async def test_group_is_kept_as_it_was_when_answered(dispatcher):
     await person.join("1")
     await person.say("4")
     await person.say("/stop")
-    await person.say("yes")
     await person.say("/start")
     await person.say("yes")
     await person.say("2")
@@ -204,3 +205,64 @@ async def test_reply_ledger_finds_cut_off_replies_but_not_superseded_or_delivere
     # Marked ones are not offered again.
     await dispatcher.replied("telegram", ["a3"])
     assert await dispatcher.unreplied("telegram", handled_before=clock.now()) == []
+
+
+# -- what people mean -------------------------------------------------------------------------
+async def test_stop_stops_at_once_and_nothing_after_it_is_stored(dispatcher):
+    person = Person(dispatcher)
+    await person.join()
+    await person.say("4")
+    replies = await person.say("Stop")
+    assert len(replies) == 1 and "stopped taking part" in replies[0].text
+    for later in ("one more thing", "yes", "5", "/skip", "\u200b"):
+        await person.say(later)
+    assert [r.answer for r in await stored(dispatcher)] == ["4"]
+    async with dispatcher.sessionmaker() as session:
+        opted_out = await session.scalar(select(Enrolment.opted_out_at))
+    assert opted_out is not None
+
+
+async def test_stop_arriving_in_a_batch_with_answers_keeps_arrival_order(dispatcher):
+    person = Person(dispatcher, user_ref="batch")
+    await person.join()
+    dispatcher.rehearsal = True
+    await asyncio.gather(
+        person.say("4"), person.say("UNSUBSCRIBE"), person.say("after"), person.say("5")
+    )
+    assert [r.answer for r in await stored(dispatcher)] == ["4"]
+
+
+async def test_invisible_messages_are_not_stored_even_in_a_batch(dispatcher):
+    people = [Person(dispatcher, user_ref=f"z{i}") for i in range(3)]
+    for person in people:
+        await person.join()
+    replies = await asyncio.gather(
+        people[0].say("\u200b\u200d"),
+        people[1].say("\ufe0f "),
+        people[2].say("3"),
+        people[0].say("  \u3164 "),
+    )
+    assert "looked empty" in texts(replies[0]) and "How positive" in texts(replies[0])
+    assert [r.answer for r in await stored(dispatcher)] == ["3"]
+
+
+async def test_plain_skip_is_not_stored_as_an_answer(dispatcher, settings):
+    dispatcher.rehearsal = True
+    person = Person(dispatcher)
+    await person.join()
+    for text in ("4", "/done", "/done", "Helps", "Hinders"):
+        await person.say(text)
+    replies = await person.say("Skip")
+    assert "Skipped" in texts(replies) and "Have you worked" in texts(replies)
+    answers = [(r.step, r.answer) for r in await stored(dispatcher) if r.flow == "force-field"]
+    assert answers == [("helps", "Helps"), ("hinders", "Hinders")]
+
+
+async def test_mydata_shows_the_reference_that_exports_and_forget_use(dispatcher):
+    person = Person(dispatcher)
+    await person.join()
+    await person.say("5")
+    summary = texts(await person.say("/mydata"))
+    pseudonym = (await stored(dispatcher))[0].participant
+    assert f"Your reference: {pseudonym}." in summary
+    assert "“Leeds children's centres listening exercise”" in summary

@@ -269,19 +269,19 @@ class Engine:
         return t
 
     def _stop(self, t: Transition) -> Transition:
-        """Stop at once, in one message: no more questions, nothing more kept."""
+        """Stop at once, in one message: no more questions, nothing more kept.
+
+        Stopping is not erasing: someone who has not joined through the chat may still take
+        part elsewhere (a mapped Slack channel), so every enrolment is opted out and nothing is
+        deleted; ``/delete`` is the way to erase.
+        """
         s = t.state
-        if s.stage in ("new", "choose_campaign", "consent", "choose_group"):
-            # Not enrolled: nothing was stored but the first-contact pseudonym; drop that too.
-            t.effects.append(Erase())
-            t.state = ConversationState()
-            t.say(say.STOPPED_BEFORE_JOINING)
-            return t
-        if s.stage == "enrolled":
-            if s.active:
-                self._end_flow(t, completed=False, announce=False)
-            s.pending.clear()
-            t.effects.append(OptOut(s.campaign_id))
+        if s.active:
+            self._end_flow(t, completed=False, announce=False)
+        s.pending.clear()
+        if s.stage != "stopped":
+            enrolled = s.stage == "enrolled"
+            t.effects.append(OptOut(s.campaign_id if enrolled else None))
             s.stage = "stopped"
         t.say(say.STOPPED)
         return t

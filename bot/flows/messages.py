@@ -37,10 +37,6 @@ STOPPED = (
     "You've stopped taking part: you won't get any more questions, and nothing you send now is "
     "kept. Your answers so far are kept unless you send /delete. Send /start to rejoin."
 )
-STOPPED_BEFORE_JOINING = (
-    "OK, you haven't joined, so nothing has been stored and I won't message you. "
-    "Send /start if you change your mind."
-)
 STOPPED_ALREADY = (
     "You've stopped taking part, so I didn't keep that message. Send /start to rejoin."
 )

@@ -233,7 +233,7 @@ async def test_stale_keyboard_is_refused_after_the_question_moved_on(h: Harness)
     await join(h, parent)
     scale = parent.keyboard()
     await parent.say("3", "that's all")  # answered by typing instead
-    await parent.say("/stop", "Do you want to stop")
+    await parent.say("/delete", "Do you want to erase")  # a newer keyboard
     h.tg.press(parent.id, scale, "v:5")
     await h.tg.wait_for(
         lambda: any(
@@ -249,9 +249,21 @@ async def test_stale_keyboard_is_refused_after_the_question_moved_on(h: Harness)
 async def test_stop_then_messages_are_not_kept(h: Harness) -> None:
     parent = Parent(h.tg, 5008)
     await join(h, parent)
-    await parent.say("/stop", "Do you want to stop")
-    await parent.press("v:yes", "You've stopped taking part")
+    await parent.say("/stop", "You've stopped taking part")
     await parent.say("one more thing", "didn't keep that message")
+    assert await stored(h.dispatcher) == []
+    stop_reply = next(
+        c for c in h.tg.calls_to("sendMessage") if "stopped taking" in c.params["text"]
+    )
+    assert "reply_markup" not in stop_reply.params  # no yes/no question to answer by mistake
+
+
+async def test_plain_stop_and_invisible_text_on_telegram(h: Harness) -> None:
+    parent = Parent(h.tg, 5011)
+    await join(h, parent)
+    await parent.say("\u200b\u2060", "looked empty")
+    await parent.say("Stop", "You've stopped taking part")
+    await parent.say("4", "didn't keep that message")
     assert await stored(h.dispatcher) == []
 
 

@@ -210,10 +210,10 @@ def test_formula_answers_are_stored_exactly_and_neutralised_in_csv_and_xlsx(sqli
 def test_forget_erases_a_participant_everywhere(sqlite_url):
     cli("run", "--console", db=sqlite_url, stdin="/start\nyes\n1\n5\n")
     pseudonym = export_rows(sqlite_url, "--include-rehearsal")[0]["participant"]
-    result = cli("forget", pseudonym, db=sqlite_url)
+    result = cli("forget", pseudonym, "--yes", db=sqlite_url)
     assert result.returncode == 0 and "1 answer" in result.stdout
     assert export_rows(sqlite_url, "--include-rehearsal") == []
-    again = cli("forget", pseudonym, db=sqlite_url)
+    again = cli("forget", pseudonym, "--yes", db=sqlite_url)
     assert again.returncode == 1 and "There is no participant" in again.stderr
 
 

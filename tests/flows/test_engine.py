@@ -201,12 +201,14 @@ def test_stop_inside_a_question_ends_the_flow_without_storing_the_word(settings)
     assert FlowEnded("leeds-2026", "challenge-1", "challenge-1@2d", False) in t.effects
 
 
-def test_stop_before_joining_erases_the_first_contact(settings):
+def test_stop_before_joining_opts_out_everywhere_and_erases_nothing(settings):
     chat = Chat(settings)
     chat.send("/start")
     t = chat.send("stop")
-    assert Erase() in t.effects and chat.state.stage == "new"
-    assert "nothing has been stored" in chat.text(t)
+    assert OptOut(None) in t.effects and Erase() not in t.effects
+    assert chat.state.stage == "stopped" and "stopped taking part" in chat.text(t)
+    t = chat.send("yes")  # not consent any more
+    assert "didn't keep" in chat.text(t) and chat.records == []
 
 
 def test_a_state_saved_while_waiting_for_a_stop_confirmation_is_stopped(settings):
