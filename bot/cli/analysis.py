@@ -416,13 +416,34 @@ def report(
     compare: CompareOption = None,
     force: ForceOption = False,
     include_rehearsal: IncludeRehearsalOption = False,
+    summary_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            dir_okay=False,
+            help="The organisers' own summary (a Markdown file), shown at the top of the report.",
+        ),
+    ] = None,
+    pdf_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--pdf", dir_okay=False, help="Also print the report to this PDF file (needs Chromium)."
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Write a self-contained HTML report: participation, closed questions, themes, quotes."""
     from bot.report import ReportInput, render_report
     from bot.report.analyse import comments_from_rows, comments_per_group
+    from bot.report.pdf import find_chromium, html_to_pdf
+    from bot.report.summary import read_summary
 
     _check_options(codebook, n_themes, review, compare)
+    summary = read_summary(summary_file) if summary_file is not None else None
+    if pdf_file is not None and find_chromium() is None:
+        from bot.report.pdf import NO_CHROMIUM
+
+        raise BotError(NO_CHROMIUM)
     settings = _settings(config)
     campaign_id = _campaign_id(settings, campaign)
     target = check_output_path(
@@ -471,6 +492,7 @@ def report(
             comments_per_group=comments_per_group(comments),
             generated_at=datetime.now(UTC),
             themes_note=note,
+            summary=summary,
         )
     )
     with atomic_output(target) as handle:
@@ -480,3 +502,6 @@ def report(
         f"{len(result.themes) if result else 0} themes).",
         markup=False,
     )
+    if pdf_file is not None:
+        html_to_pdf(html, pdf_file)
+        out.print(f"Printed it to {pdf_file}.", markup=False)

@@ -8,8 +8,12 @@ Counting rules (also printed in the report's method section):
 
 * Closed questions count **people, not answers**: each participant is counted once per question,
   with their *latest* answer, so a question asked twice does not double anyone.
-* A scale's "positive" share is its top two points (4-5 of 1-5, 9-10 of 0-10); a scale with
-  three points or fewer uses its top point only. Yes/no questions report the share of "yes".
+* A scale has a "positive" share only when the organiser says which points are positive
+  (``positive: [4, 5]`` on the step): which end is good is theirs to say, or not at all.
+  Yes/no questions report the share of "yes".
+* Small groups: a figure whose base is fewer than ``report.min_group_size`` people (default 5)
+  is flagged ``small`` and shown as "fewer than 5", never as a share, so one person cannot be
+  picked out and four people are not read as a trend.
 * Start-vs-end change compares each participant's *first* and *last* answer to the same
   flow/step, for people who answered it at least twice (a paired comparison, so a group's
   figure cannot move just because different people answered at the end). It is computed for
@@ -64,6 +68,11 @@ def share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+def is_small(people: int, min_size: int) -> bool:
+    """True when some, but fewer than ``min_size``, people are behind a figure."""
+    return 0 < people < min_size
+
+
 # -- participation ------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Participation:
@@ -77,6 +86,7 @@ class Participation:
     answers: int  # every stored answer from the bot (not imports)
     comments: int  # free-text answers from the bot
     imported: int  # offline comments loaded with `import`
+    small: bool = False  # fewer people enrolled than the report's minimum group size
 
     @property
     def response_rate(self) -> float | None:
@@ -87,6 +97,8 @@ def participation(
     groups: Sequence[tuple[str, str]],
     enrolments: Sequence[EnrolmentRef],
     rows: Sequence[ResponseRow],
+    *,
+    min_size: int = 1,
 ) -> list[Participation]:
     """Enrolled/answered counts per group, in config order, then a total row (``all``).
 
@@ -95,6 +107,7 @@ def participation(
             found only in the data is appended after them.
         enrolments: the campaign's enrolments.
         rows: the campaign's responses.
+        min_size: groups with fewer people enrolled (but some) are marked ``small``.
     """
     order = [gid for gid, _ in groups]
     labels = dict(groups)
@@ -131,18 +144,22 @@ def participation(
             answers[gid],
             comments[gid],
             imported[gid],
+            is_small(max(enrolled[gid], len(people[gid])), min_size),
         )
         for gid in order
     ]
+    everyone = len(set().union(*people.values())) if people else 0
+    enrolled_total = sum(p.enrolled for p in result)
     total = Participation(
         ALL_GROUPS,
         "All groups",
-        sum(p.enrolled for p in result),
+        enrolled_total,
         sum(p.stopped for p in result),
-        len(set().union(*people.values())) if people else 0,
+        everyone,
         sum(p.answers for p in result),
         sum(p.comments for p in result),
         sum(p.imported for p in result),
+        is_small(max(enrolled_total, everyone), min_size),
     )
     return [*result, total]
 
@@ -169,17 +186,21 @@ class Question:
 
 
 def positive_points(step: Step) -> tuple[int, ...]:
-    """The top two points of a scale (top one when the scale has three points or fewer)."""
-    points = step.max - step.min + 1
-    top = 2 if points >= 4 else 1
-    return tuple(range(step.max - top + 1, step.max + 1))
+    """The scale points the organiser calls positive (``positive:``), or none when unsaid."""
+    return tuple(sorted(set(step.positive or ())))
+
+
+def _span(points: Sequence[int]) -> str:
+    """``4-5`` for a run of points, ``1, 3`` otherwise."""
+    if len(points) > 1 and list(points) == list(range(points[0], points[-1] + 1)):
+        return f"{points[0]}-{points[-1]}"
+    return ", ".join(str(p) for p in points)
 
 
 def _question(flow: Flow, step: Step, repeated: bool) -> Question:
     if step.type == "scale":
         points = positive_points(step)
         options = tuple(str(n) for n in range(step.min, step.max + 1))
-        span = f"{points[0]}-{points[-1]}" if len(points) > 1 else str(points[0])
         return Question(
             flow.id,
             flow.display_title,
@@ -188,7 +209,7 @@ def _question(flow: Flow, step: Step, repeated: bool) -> Question:
             step.ask,
             options,
             frozenset(str(p) for p in points),
-            f"positive ({span} of {step.min}-{step.max})",
+            f"positive ({_span(points)} of {step.min}-{step.max})" if points else "",
             repeated,
             {str(point): label for point, label in step.labels.items()},
         )
@@ -264,6 +285,7 @@ class GroupAnswers:
     options: tuple[OptionCount, ...]
     positive: int | None  # people whose answer is positive/yes (None for choices)
     mean: float | None  # mean scale point (None unless a scale)
+    small: bool = False  # fewer people than the minimum group size: show no shares
 
     @property
     def positive_share(self) -> float | None:
@@ -287,6 +309,7 @@ class Change:
     people: int  # participants with both a first and a last answer
     start: float  # fraction (or mean scale point for "mean")
     end: float
+    small: bool = False  # fewer people than the minimum group size: show no figures
 
     @property
     def delta(self) -> float:
@@ -308,7 +331,11 @@ def _by_person(question: Question, rows: Sequence[ResponseRow]) -> dict[str, lis
 
 
 def _group_answers(
-    question: Question, group: str, label: str, answers: Sequence[ResponseRow]
+    question: Question,
+    group: str,
+    label: str,
+    answers: Sequence[ResponseRow],
+    min_size: int = 1,
 ) -> GroupAnswers:
     counts: Counter[str] = Counter()
     positive = 0
@@ -328,6 +355,7 @@ def _group_answers(
         tuple(OptionCount(opt, counts[opt], share(counts[opt], people)) for opt in known),
         positive if question.positive else None,
         sum(points) / len(points) if points else None,
+        is_small(people, min_size),
     )
 
 
@@ -345,6 +373,7 @@ def _changes(
     question: Question,
     groups: Sequence[tuple[str, str]],
     pairs: Mapping[str, list[tuple[ResponseRow, ResponseRow]]],
+    min_size: int = 1,
 ) -> list[Change]:
     result = []
     for gid, label in groups:
@@ -362,14 +391,17 @@ def _changes(
         order = [question.positive_label, "mean"] if question.positive else list(question.options)
         for measure in order:
             if measure in sums:
-                result.append(
-                    Change(gid, label, measure, n, sums[measure][0] / n, sums[measure][1] / n)
-                )
+                start, end = sums[measure][0] / n, sums[measure][1] / n
+                result.append(Change(gid, label, measure, n, start, end, is_small(n, min_size)))
     return result
 
 
 def question_figures(
-    question: Question, groups: Sequence[tuple[str, str]], rows: Sequence[ResponseRow]
+    question: Question,
+    groups: Sequence[tuple[str, str]],
+    rows: Sequence[ResponseRow],
+    *,
+    min_size: int = 1,
 ) -> QuestionFigures:
     """Counts and shares per group (people, latest answer) and the paired start-vs-end change.
 
@@ -377,6 +409,7 @@ def question_figures(
         question: the closed question.
         groups: ``(id, label)`` pairs in display order (the total ``all`` row is added).
         rows: the campaign's responses (other questions' rows are ignored).
+        min_size: a group (or change) based on fewer people than this is marked ``small``.
     """
     per_person = _by_person(question, rows)
     latest: dict[str, list[ResponseRow]] = defaultdict(list)
@@ -388,12 +421,14 @@ def question_figures(
             # A person who moved group is counted in the group they answered in at the end.
             pairs[last.group].append((answers[0], last))
     order = list(groups) + [(g, g) for g in sorted(latest) if g not in dict(groups)]
-    per_group = [_group_answers(question, gid, label, latest.get(gid, [])) for gid, label in order]
+    per_group = [
+        _group_answers(question, gid, label, latest.get(gid, []), min_size) for gid, label in order
+    ]
     every = [row for answers in latest.values() for row in answers]
-    total = _group_answers(question, ALL_GROUPS, "All groups", every)
+    total = _group_answers(question, ALL_GROUPS, "All groups", every, min_size)
     all_pairs = [pair for group_pairs in pairs.values() for pair in group_pairs]
     change_groups = [*order, (ALL_GROUPS, "All groups")]
-    changes = _changes(question, change_groups, {**pairs, ALL_GROUPS: all_pairs})
+    changes = _changes(question, change_groups, {**pairs, ALL_GROUPS: all_pairs}, min_size)
     return QuestionFigures(question, (*per_group, total), tuple(changes))
 
 
@@ -402,6 +437,37 @@ def date_range(rows: Iterable[ResponseRow]) -> tuple[datetime, datetime] | None:
     """First and last answer time, or None when there are no answers."""
     stamps = [row.answered_at for row in rows]
     return (min(stamps), max(stamps)) if stamps else None
+
+
+@dataclass(frozen=True, slots=True)
+class DataSpan:
+    """When the answers were given, as the report states it.
+
+    ``first``/``last`` cover the answers dated inside the campaign window; answers dated before
+    it opened or after it closed (imported workshop notes, a rehearsal run early) are counted
+    apart so the page never claims the campaign ran before it opened.
+    """
+
+    first: datetime | None
+    last: datetime | None
+    before_opening: int
+    after_closing: int
+
+
+def data_span(
+    rows: Iterable[ResponseRow], opens: datetime | None, closes: datetime | None
+) -> DataSpan:
+    """The answers' date range inside the campaign window, and how many fall outside it."""
+    inside: list[datetime] = []
+    before = after = 0
+    for row in rows:
+        if opens is not None and row.answered_at < opens:
+            before += 1
+        elif closes is not None and row.answered_at > closes:
+            after += 1
+        else:
+            inside.append(row.answered_at)
+    return DataSpan(min(inside) if inside else None, max(inside) if inside else None, before, after)
 
 
 # -- themes ------------------------------------------------------------------------------------

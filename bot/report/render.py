@@ -7,6 +7,7 @@ shares per group, and quotes are the text of answers without pseudonyms or respo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from bot.config import Settings
 from bot.report import figures
+from bot.report.summary import render_summary
+from bot.report.text_answers import ThemeIndex, text_questions
 from storage.records import EnrolmentRef, ResponseRow
 
 if TYPE_CHECKING:
@@ -41,6 +44,7 @@ class ReportInput:
     comments_per_group: Mapping[str, int]
     generated_at: datetime
     themes_note: str | None = None  # why there are no themes (e.g. too few comments)
+    summary: str | None = None  # the organiser's own summary, in Markdown
 
 
 def pct(value: float | None) -> str:
@@ -88,6 +92,7 @@ def _environment() -> Environment:
     env.filters["pct"] = pct
     env.filters["points"] = points
     env.filters["signed"] = signed
+    env.filters["plural"] = lambda n, word: f"{n} {word}" + ("" if n == 1 else "s")
     return env
 
 
@@ -96,59 +101,60 @@ def context(data: ReportInput) -> dict[str, object]:
     settings = data.settings
     campaign = settings.campaign(data.campaign_id)
     tz = settings.campaign_tz(campaign)
+    min_size = settings.report.min_group_size
     groups = [(gid, settings.group_by_id[gid].label) for gid in campaign.groups]
-    participation = figures.participation(groups, data.enrolments, data.rows)
+    participation = figures.participation(groups, data.enrolments, data.rows, min_size=min_size)
     colour_of = {
         p.group: GROUP_COLOURS[i % len(GROUP_COLOURS)]
         for i, p in enumerate(participation)
         if p.group != figures.ALL_GROUPS
     }
-    questions = []
-    for question in figures.closed_questions(settings.flow_by_id, campaign):
-        result = figures.question_figures(question, groups, data.rows)
-        palette = SCALE_COLOURS if question.type == "scale" else CHOICE_COLOURS
-        if question.type == "scale" and len(question.options) != len(SCALE_COLOURS):
-            palette = CHOICE_COLOURS
-        if question.type == "yesno":
-            palette = (SCALE_COLOURS[-1], SCALE_COLOURS[0])
-        questions.append(
-            {
-                "figures": result,
-                "legend": [
-                    (_option_name(question, option), palette[i % len(palette)])
-                    for i, option in enumerate(question.options)
-                ],
-                "change": _change_rows(result.change),
-                "stacked": question.type != "multi",
-                "segments": {
-                    g.group: _segments(g.options, palette) for g in result.groups if g.people
-                },
-            }
-        )
-    themes = None
-    if data.themes is not None:
-        themes = figures.theme_figures(data.themes.themes, groups, data.comments_per_group)
+    questions = [
+        _question_context(figures.question_figures(q, groups, data.rows, min_size=min_size))
+        for q in figures.closed_questions(settings.flow_by_id, campaign)
+    ]
+    themes = _theme_figures(data, groups)
     theme_context = _theme_context(data, groups)
-    span = figures.date_range(data.rows)
     opens, closes = settings.campaign_window(campaign)
+    span = figures.data_span(data.rows, opens, closes)
+    from bot.exchange.exporting import readable_answer
+
+    written = text_questions(
+        settings.flow_by_id,
+        campaign,
+        data.rows,
+        dict(groups),
+        min_size=min_size,
+        readable=readable_answer,
+        themes=_theme_index(data),
+    )
     return {
         "title": campaign.title,
         "campaign_id": campaign.id,
         "tz": tz.key,
         "generated": _local(data.generated_at, tz),
-        "first_answer": _local(span[0], tz) if span else None,
-        "last_answer": _local(span[1], tz) if span else None,
+        "first_answer": _local(span.first, tz) if span.first else None,
+        "last_answer": _local(span.last, tz) if span.last else None,
+        "span": span,
         "opens": _local(opens, tz) if opens else None,
         "closes": _local(closes, tz) if closes else None,
         "participation": participation,
         "colour_of": colour_of,
         "questions": questions,
+        "text_questions": written,
         "themes": themes,
-        "themes_method": data.themes.method if data.themes is not None else None,
+        "themes_method": _method_text(data.themes.method) if data.themes is not None else None,
         "themes_note": data.themes_note,
         **theme_context,
         "analysed": sum(data.comments_per_group.values()),
         "responses": len(data.rows),
+        "few": f"fewer than {min_size}",
+        "min_size": min_size,
+        "summary": render_summary(data.summary) if data.summary else None,
+        "has_voice": any(row.kind == "voice" for row in data.rows),
+        "has_imports": any(row.channel == "import" for row in data.rows),
+        "shows_change": any(q["figures"].change for q in questions),
+        "has_positive": any(q["figures"].question.positive for q in questions),
     }
 
 
@@ -168,6 +174,67 @@ def _theme_context(data: ReportInput, groups: Sequence[tuple[str, str]]) -> dict
     }
 
 
+def _question_context(result: figures.QuestionFigures) -> dict[str, object]:
+    """One closed question's figures with its colours, legend and bar segments."""
+    question = result.question
+    palette = SCALE_COLOURS if question.type == "scale" else CHOICE_COLOURS
+    if question.type == "scale" and len(question.options) != len(SCALE_COLOURS):
+        palette = CHOICE_COLOURS
+    if question.type == "yesno":
+        palette = (SCALE_COLOURS[-1], SCALE_COLOURS[0])
+    colours = {option: palette[i % len(palette)] for i, option in enumerate(question.options)}
+    return {
+        "figures": result,
+        "legend": [
+            (_option_name(question, option), colours[option]) for option in question.options
+        ],
+        "colours": colours,
+        "change": _change_rows(result.change),
+        "stacked": question.type != "multi",
+        "segments": {
+            g.group: _segments(g.options, palette)
+            for g in result.groups
+            if g.people and not g.small
+        },
+        "shown_groups": [g for g in result.groups if g.people and not g.small],
+        "small_groups": [g for g in result.groups if g.small],
+    }
+
+
+# -- themes (kept apart: the theme sections have their own owner) -------------------------------
+def _theme_figures(
+    data: ReportInput, groups: Sequence[tuple[str, str]]
+) -> list[figures.ThemeFigures] | None:
+    if data.themes is None:
+        return None
+    return figures.theme_figures(data.themes.themes, groups, data.comments_per_group)
+
+
+def _method_text(method: str) -> str:
+    """The analysis's own description without its theme count.
+
+    The page states how many themes it shows; the analysis may count differently (an "other"
+    theme for unmatched comments), and a method note must never contradict the page.
+    """
+    text = re.sub(r"\s*\(\d+ themes?\)", "", method)
+    return re.sub(r"\b\d+ themes?\b", "the number of themes", text)
+
+
+def _theme_index(data: ReportInput) -> ThemeIndex | None:
+    """Which theme each analysed response went to, for listing text answers by theme."""
+    if data.themes is None or not data.themes.assignments:
+        return None
+    labels = {theme.theme_id: theme.label for theme in data.themes.themes}
+    return ThemeIndex(
+        tuple(theme.label for theme in data.themes.themes),
+        {
+            a.response_id: labels[a.theme_id]
+            for a in data.themes.assignments
+            if a.theme_id in labels
+        },
+    )
+
+
 def _option_name(question: figures.Question, option: str) -> str:
     words = question.option_labels.get(option)
     return f"{option} ({words})" if words else option
@@ -180,7 +247,13 @@ def _change_rows(changes: Sequence[figures.Change]) -> dict[str, object]:
     for change in changes:
         row = rows.setdefault(
             change.group,
-            {"group": change.group, "label": change.label, "people": change.people, "cells": {}},
+            {
+                "group": change.group,
+                "label": change.label,
+                "people": change.people,
+                "small": change.small,
+                "cells": {},
+            },
         )
         row["cells"][change.measure] = change  # type: ignore[index]
     return {"measures": measures, "rows": list(rows.values())}

@@ -182,14 +182,25 @@ def test_multi_choice_counts_every_pick_and_its_change(tmp_path) -> None:
     assert (trust.people, trust.start, trust.end) == (2, 0.5, 1.0)
 
 
-@pytest.mark.parametrize(
-    ("low", "high", "top"), [(1, 5, (4, 5)), (0, 10, (9, 10)), (1, 3, (3,)), (1, 4, (3, 4))]
-)
-def test_positive_is_the_top_two_points_of_a_scale(low: int, high: int, top: tuple) -> None:
-    from bot.config import Step
+@pytest.mark.parametrize(("low", "high"), [(1, 5), (0, 10), (1, 3)])
+def test_no_end_of_a_scale_is_assumed_positive(low: int, high: int) -> None:
+    """Which end is "good" is the organiser's to say; unsaid, the report names no positive."""
+    from bot.config import Flow, Step
 
     step = Step(id="s", type="scale", ask="?", min=low, max=high)
-    assert figures.positive_points(step) == top
+    assert figures.positive_points(step) == ()
+    flow = Flow(id="f", kind="structured", steps=[step])
+    question = figures._question(flow, step, repeated=False)
+    assert question.positive == frozenset() and question.positive_label == ""
+
+
+def test_positive_points_come_from_the_config() -> None:
+    from bot.config import Flow, Step
+
+    step = Step(id="s", type="scale", ask="?", min=1, max=5, positive=[1, 2])  # 1 = best
+    flow = Flow(id="f", kind="structured", steps=[step])
+    question = figures._question(flow, step, repeated=False)
+    assert question.positive == {"1", "2"} and question.positive_label == "positive (1-2 of 1-5)"
 
 
 def test_only_flows_asked_twice_or_on_cron_are_repeated(settings: Settings) -> None:

@@ -23,9 +23,12 @@ async def _seed(url: str) -> dict[str, str]:
         await engine.dispose()
 
 
-def _config(tmp_path: Path, url: str) -> Path:
+def _config(tmp_path: Path, url: str, *, min_group_size: int | None = 1) -> Path:
+    """The example campaign on ``url``; figures of any group size shown unless told otherwise."""
     data = example_data()
     data["database_url"] = url
+    if min_group_size is not None:
+        data["report"] = {"min_group_size": min_group_size}
     return write_config(tmp_path, data)
 
 
