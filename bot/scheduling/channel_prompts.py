@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Flow, Settings
+from bot.flows.intents import is_blank
 from storage.records import NewResponse, ParticipantRef
 from storage.repositories import EnrolmentRepo, InboundLogRepo, ParticipantRepo, ResponseRepo
 from storage.stats import (
@@ -326,7 +327,7 @@ class ChannelPrompts:
         closes = self.settings.campaign_window(campaign)[1] if campaign else None
         if campaign is None or (closes is not None and now >= closes):
             return ReplyResult("closed", REPLY_CLOSED)
-        if not reply.text.strip():
+        if is_blank(reply.text):  # spaces or zero-width characters only: not an answer
             return ReplyResult("blank")
         participant = known.people.get(reply.user_ref)
         if participant is None:

@@ -718,3 +718,12 @@ async def test_a_retry_reaching_another_worker_posts_no_reply_twice(
     posts = [p.get("text") for p in slack.received("chat.postMessage")]
     assert len(posts) == len(set(posts)) >= 1
     assert any("agree" in (text or "") for text in posts)
+
+
+async def test_invisible_thread_replies_are_not_stored(harness: Harness) -> None:
+    """A reply that shows nothing (zero-width characters, a lone selector) is never an answer."""
+    prompt_ts = await harness.post_prompt()
+    for ts, text in (("3.1", "\u200b\u200b"), ("3.2", "\ufe0f"), ("3.3", "Real words")):
+        event = message_event("UVCS1", VCS_CHANNEL, text, ts, thread_ts=prompt_ts)
+        assert await harness.event(event) == 200
+    assert [r.answer for r in await stored(harness.dispatcher)] == ["Real words"]
