@@ -28,16 +28,21 @@ from bot.flows.answers import parse_yesno
 
 
 def _confirmed(reference: str, answers: int) -> bool:
-    """Ask on the terminal (or read a piped answer); refuse when there is nobody to ask."""
-    err.print(
-        f"Erase {reference} and their {answers} answer(s) everywhere? This cannot be undone. "
-        "Type yes to erase: ",
-        end="",
-        markup=False,
-    )
-    line = sys.stdin.readline() if sys.stdin is not None else ""
+    """Ask on the terminal (or read a piped answer); refuse when there is nobody to ask.
+
+    Raises:
+        BotError: standard input is closed or empty (a script without ``--yes``).
+    """
+    stdin = sys.stdin
+    if stdin is not None and stdin.isatty():
+        err.print(
+            f"Erase {reference} and their {answers} answer(s) everywhere? "
+            "This cannot be undone. Type yes to erase: ",
+            end="",
+            markup=False,
+        )
+    line = stdin.readline() if stdin is not None else ""
     if not line:
-        err.print("", markup=False)
         raise BotError(
             "Nothing was erased: there is nobody to confirm, so add --yes to erase without asking."
         )

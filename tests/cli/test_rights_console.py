@@ -57,6 +57,7 @@ def test_forget_asks_accepts_the_reference_in_any_case_and_refuses_with_nobody_t
 
     nobody = cli("forget", reference, db=sqlite_url, stdin="")
     assert nobody.returncode == 1 and "--yes" in nobody.stderr
+    assert len(nobody.stderr.strip().splitlines()) == 1  # one sentence
     assert "Traceback" not in nobody.stderr
     declined = cli("forget", reference, db=sqlite_url, stdin="no\n")
     assert declined.returncode == 1 and "Nothing was erased" in declined.stderr
