@@ -132,7 +132,7 @@ class Step(_Strict):
     @model_validator(mode="after")
     def _points_and_options_exist(self) -> Step:
         """``positive`` and ``labels`` name points of the scale; ``exclusive`` names options."""
-        if self.positive is not None:
+        if self.positive is not None and self.min < self.max:  # a bad range is reported apart
             if self.type != "scale":
                 raise ValueError("'positive' is only for scale steps")
             outside = [p for p in self.positive if not self.min <= p <= self.max]
@@ -503,6 +503,8 @@ def _pydantic_problems(error: ValidationError, root: yaml.Node | None) -> list[P
             message = "is required but missing"
         elif item["type"] in ("literal_error", "enum"):
             message = f"must be {item['ctx'].get('expected', 'one of the allowed values')}"
+        elif item["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
         elif item["type"] == "string_pattern_mismatch":
             message = "must be letters, digits, '-', '_' or '.', starting with a letter or digit"
         problems.append(Problem(_format_loc(loc), message, _line_of(root, loc)))
