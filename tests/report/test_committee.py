@@ -184,3 +184,13 @@ def test_organisers_summary_is_at_the_top_and_safe(as_shipped: str) -> None:
 def test_no_summary_no_section(tmp_path: Path) -> None:
     html = render_report(committee_input(committee_settings(tmp_path), summary=None))
     assert 'id="organiser-summary"' not in html
+
+
+def test_when_everyone_is_too_few_no_chart_and_one_plain_sentence(tmp_path: Path) -> None:
+    html = render_report(committee_input(committee_settings(tmp_path, min_group_size=20)))
+    ease = question_div(html, "services", "ease")
+    assert '<ul class="legend"' not in ease and "<svg" not in ease
+    assert "Fewer than 20 people answered this question in all" in words(ease)
+    assert "All groups, so" not in words(ease)
+    rate = read_page(html).table(id="participation-table").by_group()["all"].col("rate")
+    assert rate == "fewer than 20" and "%" not in words(section(html, "summary"))
