@@ -559,6 +559,8 @@ class Dispatcher:
         current = await responses.find_by_source(inbound.platform, inbound.edit_of)
         if current is None or inbound.text is None:
             return []
+        if await self._has_stopped(session, inbound):
+            return []  # after /stop nothing a person sends changes what is stored
         verdict = check_edit(
             self.settings, current.flow, current.step, current.kind, inbound.text, current.answer
         )
@@ -569,6 +571,11 @@ class Dispatcher:
                 inbound.platform, inbound.edit_of, verdict.answer, self.clock.now()
             )
         return []
+
+    @staticmethod
+    async def _has_stopped(session: AsyncSession, inbound: Inbound) -> bool:
+        found = await StateRepo(session).load_by_address(inbound.platform, inbound.user_ref)
+        return found is not None and ConversationState.from_json(found[1]).stage == "stopped"
 
 
 class _PendingWrites:

@@ -266,3 +266,29 @@ async def test_mydata_shows_the_reference_that_exports_and_forget_use(dispatcher
     pseudonym = (await stored(dispatcher))[0].participant
     assert f"Your reference: {pseudonym}." in summary
     assert "“Leeds children's centres listening exercise”" in summary
+
+
+async def test_edits_that_show_nothing_or_come_after_stop_change_no_answer(dispatcher):
+    person = Person(dispatcher)
+    await person.join()
+    await person.say("4")
+    await person.say("First thought", msg_id="console:e1")
+
+    async def edit(text: str) -> None:
+        await dispatcher.handle(
+            Inbound(
+                platform="console",
+                user_ref="u1",
+                address=Address("console", "u1"),
+                received_at=dispatcher.clock.now(),
+                kind="edit",
+                text=text,
+                edit_of="console:e1",
+            )
+        )
+
+    await edit("\u200b\u2060")
+    assert (await stored(dispatcher))[-1].answer == "First thought"
+    await person.say("/stop")
+    await edit("Changed after stopping")
+    assert (await stored(dispatcher))[-1].answer == "First thought"

@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.events import Outbound
 from bot.flows import messages as say
 from bot.flows.answers import InvalidAnswer, parse_answer
+from bot.flows.intents import is_blank
 
 STRUCTURED_KINDS = frozenset({"text", "choice", "multi", "scale", "yesno"})
 """Kinds stored for a structured step (the step's type); they are checked against that step."""
@@ -43,7 +44,7 @@ def check_edit(
         step; otherwise no answer and the same hint the person got for a first answer that did
         not fit, saying the earlier answer is kept.
     """
-    if not text.strip():
+    if is_blank(text):  # spaces or zero-width characters only: the answer stays
         return EditCheck(None)
     if kind in FREE_KINDS:
         return EditCheck(text)
