@@ -53,3 +53,53 @@ def test_engine_never_crashes_and_records_only_while_enrolled(sequence, rehearsa
         state = ConversationState.from_json(t.state.to_json())
         if state.stage == "stopped":
             enrolled = False
+
+
+invisible = st.text(
+    alphabet=st.sampled_from(
+        [" ", "\t", "\n", "\u00a0", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\ufe0f"]
+        + ["\u3164", "\u2800", "\u200e", "\u3000", "\U000e0020"]
+    ),
+    max_size=12,
+)
+stop_words = st.sampled_from(["stop", "STOP", " Stop! ", "/stop", "unsubscribe", "Unsubscribe."])
+
+
+@hyp_settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            invisible.map(lambda text: (text, True)),
+            st.one_of(words, commands, st.text(max_size=30)).map(lambda text: (text, False)),
+        ),
+        max_size=25,
+    )
+)
+def test_a_message_that_shows_nothing_is_never_recorded(sequence):
+    engine = Engine(SETTINGS, "console", rehearsal=True)
+    state = ConversationState()
+    for text, shows_nothing in [("/start", False), ("yes", False), ("1", False), *sequence]:
+        t = engine.handle(state, UserInput(text, T0, "text"))
+        if shows_nothing:
+            assert t.records == [], repr(text)
+        state = ConversationState.from_json(t.state.to_json())
+
+
+@hyp_settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stop_words, st.lists(st.one_of(words, commands, st.text(max_size=30)), max_size=25))
+def test_after_a_stop_nothing_is_recorded_until_the_person_starts_again(stop, sequence):
+    engine = Engine(SETTINGS, "console", rehearsal=True)
+    state = ConversationState()
+    for text in ["/start", "yes", "1", "4"]:
+        state = ConversationState.from_json(
+            engine.handle(state, UserInput(text, T0)).state.to_json()
+        )
+    t = engine.handle(state, UserInput(stop, T0))
+    assert t.records == [] and len(t.replies) == 1 and t.state.stage == "stopped"
+    state = ConversationState.from_json(t.state.to_json())
+    for text in sequence:
+        if text.strip().lower().startswith("/start"):
+            break
+        t = engine.handle(state, UserInput(text, T0))
+        assert t.records == [], repr(text)
+        state = ConversationState.from_json(t.state.to_json())
