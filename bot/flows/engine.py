@@ -15,7 +15,7 @@ from bot.config import Campaign, Condition, Flow, Settings, Step
 from bot.events import Choice, Outbound
 from bot.flows import messages as say
 from bot.flows.answers import InvalidAnswer, normalise, parse_answer, parse_yesno, step_choices
-from bot.flows.intents import is_blank, is_skip_word, is_stop
+from bot.flows.intents import is_blank, is_skip_word, is_stop, plain_word
 from bot.flows.state import ActiveFlow, ConversationState, PendingFlow
 from bot.timeparse import parse_duration
 
@@ -171,20 +171,29 @@ class Engine:
         command = parse_command(event.text)
         if command is not None:
             return command
-        if event.kind == "text" and is_stop(event.text):
+        # A plain word that is also an option of the open question ("Stop" in "Should the
+        # service stop or continue?") answers the question; the slash command always acts.
+        if event.kind == "text" and is_stop(event.text) and not self._is_option(state, event):
             return ("stop", "")
-        if is_skip_word(event.text) and state.stage == "enrolled" and not self._is_option(state):
+        if (
+            is_skip_word(event.text)
+            and state.stage == "enrolled"
+            and not self._is_option(state, event)
+        ):
             return ("skip", "")
         return None
 
-    def _is_option(self, state: ConversationState) -> bool:
-        """True when the open question has an option literally called "skip" (it wins)."""
+    def _is_option(self, state: ConversationState, event: UserInput) -> bool:
+        """True when the open question has an option that is literally this word."""
         active = state.active
         flow = self.settings.flow_by_id.get(active.flow_id) if active else None
-        if active is None or flow is None or flow.kind != "structured":
+        if state.stage != "enrolled" or active is None or flow is None:
+            return False
+        if flow.kind != "structured":
             return False
         step = next((st for st in flow.steps if st.id == active.step_id), None)
-        return step is not None and any(normalise(o) == "skip" for o in step.options)
+        word = plain_word(event.text)
+        return step is not None and any(normalise(o) == word for o in step.options)
 
     @staticmethod
     def _blank(state: ConversationState, event: UserInput) -> bool:

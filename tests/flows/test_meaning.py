@@ -206,3 +206,21 @@ def test_plain_words(text, word):
 def test_stop_is_not_found_inside_a_sentence():
     assert not is_stop("please don't stop the funding")
     assert not is_stop("stop and play")
+
+
+def test_an_option_called_stop_is_an_answer_but_slash_stop_still_stops(tmp_path):
+    data = example_data()
+    data["flows"][0]["steps"] = [
+        {
+            "id": "future",
+            "type": "choice",
+            "ask": "The service should…",
+            "options": ["Stop", "Go on"],
+        },
+        {"id": "why", "type": "text", "ask": "Why?"},
+    ]
+    chat = joined(load_settings(write_config(tmp_path, data), environ={}))
+    chat.send("stop")
+    assert [r.answer for r in chat.records] == ["Stop"] and chat.state.stage == "enrolled"
+    chat.send("/stop")
+    assert chat.state.stage == "stopped" and len(chat.records) == 1
