@@ -2,7 +2,7 @@
 
 A committee reads what people wrote next to what they were asked. Each ``text`` step of the
 campaign's flows gets its answers in time order, with the group of the person who wrote it
-unless that group gave fewer answers to the question than the report's minimum group size
+unless fewer of that group's people answered the question than the report's minimum group size
 (then the group is not named, so a lone answer cannot be traced to the one person in it).
 When a theme analysis ran, the answers are also grouped under their theme.
 """
@@ -89,7 +89,10 @@ def text_questions(
             (r for r in rows if (r.flow, r.step) == (flow.id, step_id) and r.answer.strip()),
             key=lambda r: r.answered_at,
         )
-        per_group = Counter(r.group for r in mine)
+        # People, not answers: someone asked twice still counts once towards naming a group.
+        per_group = Counter(
+            group for group, _ in {(r.group, r.participant or r.response_id) for r in mine}
+        )
         answers = tuple(
             TextAnswer(
                 row.response_id,

@@ -194,3 +194,16 @@ def test_when_everyone_is_too_few_no_chart_and_one_plain_sentence(tmp_path: Path
     assert "All groups, so" not in words(ease)
     rate = read_page(html).table(id="participation-table").by_group()["all"].col("rate")
     assert rate == "fewer than 20" and "%" not in words(section(html, "summary"))
+
+
+def test_a_group_is_named_by_people_not_by_answers(tmp_path: Path) -> None:
+    twice = [
+        row(f"m{i}", "parents", "services", "why", "text", f"Reason {i}.{n}", days=2 + n)
+        for i in range(3)
+        for n in range(2)
+    ]
+    html = render_report(
+        committee_input(committee_settings(tmp_path), rows=twice, themes=None)
+    )  # six answers, three people
+    said = section(html, "text-answers")
+    assert "Reason 2.1" in said and "(Parents and carers)" not in said
