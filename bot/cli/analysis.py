@@ -436,7 +436,9 @@ def report(
     from bot.report import ReportInput, render_report
     from bot.report.analyse import comments_from_rows, comments_per_group
     from bot.report.pdf import find_chromium, html_to_pdf
+    from bot.report.render import masked_quote
     from bot.report.summary import read_summary
+    from storage.repositories import ParticipantRepo
 
     _check_options(codebook, n_themes, review, compare)
     summary = read_summary(summary_file) if summary_file is not None else None
@@ -493,6 +495,7 @@ def report(
             generated_at=datetime.now(UTC),
             themes_note=note,
             summary=summary,
+            quote=masked_quote(_run(_with_session(settings, lambda s: ParticipantRepo(s).names()))),
         )
     )
     with atomic_output(target) as handle:

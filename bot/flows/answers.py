@@ -13,7 +13,16 @@ _NO = {"no", "n", "nope", "no thanks", "disagree", "👎"}
 
 
 class InvalidAnswer(ValueError):
-    """The reply does not fit the step; the message is the polite re-ask."""
+    """The reply does not fit the step; the message is the polite re-ask.
+
+    ``str(exc)`` says what would fit, for when it stands alone (an edit that is refused).
+    ``short`` only says that it did not fit, for when the question is asked again right after
+    with its buttons or numbered options, so the hint is not said twice.
+    """
+
+    def __init__(self, message: str, short: str | None = None) -> None:
+        super().__init__(message)
+        self.short = short or message
 
 
 # Multi-choice options that mean "none of the others" unless the step says otherwise with
@@ -89,7 +98,9 @@ def parse_answer(step: Step, text: str) -> str:
     if step.type == "yesno":
         value = parse_yesno(text)
         if value is None:
-            raise InvalidAnswer("Sorry, I didn't understand that answer.")
+            raise InvalidAnswer(
+                "Please answer yes or no.", short="Sorry, I didn't understand that answer."
+            )
         return "yes" if value else "no"
     if step.type == "scale":
         token = normalise(text)
@@ -98,22 +109,34 @@ def parse_answer(step: Step, text: str) -> str:
                 return str(point)
         if re.fullmatch(r"[+-]?\d+", token) and step.min <= int(token) <= step.max:
             return str(int(token))
-        raise InvalidAnswer("Sorry, that isn't one of the points on the scale.")
+        raise InvalidAnswer(
+            f"Please pick a number from {step.min} to {step.max}.",
+            short="Sorry, that isn't one of the points on the scale.",
+        )
     if step.type == "choice":
         option = _match_option(step, text)
         if option is None:
-            raise InvalidAnswer("Sorry, I couldn't match that to one of the options.")
+            raise InvalidAnswer(
+                f"Please pick one of the options by its number (1 to {len(step.options)}).",
+                short="Sorry, I couldn't match that to one of the options.",
+            )
         return option
     tokens = [t for t in re.split(r"[,;\n]+|\s+(?=\d)", text) if t.strip()]
     picked: list[str] = []
     for token in tokens:
         option = _match_option(step, token)
         if option is None:
-            raise InvalidAnswer("Sorry, I couldn't match that to the options.")
+            raise InvalidAnswer(
+                "Please pick one or more options by their numbers, separated by commas (e.g. 1,3).",
+                short="Sorry, I couldn't match that to the options.",
+            )
         if option not in picked:
             picked.append(option)
     if not picked:
-        raise InvalidAnswer("Sorry, I didn't see any of the options there.")
+        raise InvalidAnswer(
+            "Please pick at least one option, e.g. 1,3.",
+            short="Sorry, I didn't see any of the options there.",
+        )
     alone = [option for option in exclusive_options(step) if option in picked]
     if alone and len(picked) > 1:
         raise InvalidAnswer(

@@ -544,7 +544,7 @@ class Engine:
             try:
                 answer, kind = parse_answer(step, event.text), step.type
             except InvalidAnswer as exc:
-                t.say(str(exc))
+                t.say(exc.short)  # the question follows with its own hint
                 self._prompt_current(t)
                 return t
         t.records.append(Record(active.campaign_id, flow.id, step.id, kind, answer, event.file_id))

@@ -8,7 +8,7 @@ shares per group, and quotes are the text of answers without pseudonyms or respo
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -45,6 +45,10 @@ class ReportInput:
     generated_at: datetime
     themes_note: str | None = None  # why there are no themes (e.g. too few comments)
     summary: str | None = None  # the organiser's own summary, in Markdown
+    # How an answer is quoted: identifying details masked. The CLI passes one that also knows
+    # each author's platform names; without it, phones, emails, postcodes and listed first
+    # names are masked all the same.
+    quote: Callable[[ResponseRow], str] | None = None
 
 
 def pct(value: float | None) -> str:
@@ -117,15 +121,13 @@ def context(data: ReportInput) -> dict[str, object]:
     theme_context = _theme_context(data, groups)
     opens, closes = settings.campaign_window(campaign)
     span = figures.data_span(data.rows, opens, closes)
-    from bot.exchange.exporting import readable_answer
-
     written = text_questions(
         settings.flow_by_id,
         campaign,
         data.rows,
         dict(groups),
         min_size=min_size,
-        readable=readable_answer,
+        readable=data.quote or masked_quote(),
         themes=_theme_index(data),
     )
     return {
@@ -172,6 +174,22 @@ def _theme_context(data: ReportInput, groups: Sequence[tuple[str, str]]) -> dict
         "theme_notes": tuple(data.themes.notes),
         "theme_count": count,
     }
+
+
+def masked_quote(
+    names: Mapping[str, tuple[str, ...]] | None = None,
+) -> Callable[[ResponseRow], str]:
+    """Quote an answer as the report shows it: Slack mentions hidden, identifying details masked.
+
+    Args:
+        names: each participant's platform names by pseudonym, masked in their own answers.
+    """
+    from bot.exchange.exporting import readable_answer
+    from bot.redaction import Redactor
+
+    known = names or {}
+    redactor = Redactor(name for pair in known.values() for name in pair)
+    return lambda row: redactor.mask(readable_answer(row), known.get(row.participant, ()))
 
 
 def _question_context(result: figures.QuestionFigures) -> dict[str, object]:

@@ -198,7 +198,7 @@ def test_when_everyone_is_too_few_no_chart_and_one_plain_sentence(tmp_path: Path
 
 def test_a_group_is_named_by_people_not_by_answers(tmp_path: Path) -> None:
     twice = [
-        row(f"m{i}", "parents", "services", "why", "text", f"Reason {i}.{n}", days=2 + n)
+        row(f"m{i}", "parents", "services", "why", "text", f"because of {i}.{n}", days=2 + n)
         for i in range(3)
         for n in range(2)
     ]
@@ -206,4 +206,22 @@ def test_a_group_is_named_by_people_not_by_answers(tmp_path: Path) -> None:
         committee_input(committee_settings(tmp_path), rows=twice, themes=None)
     )  # six answers, three people
     said = section(html, "text-answers")
-    assert "Reason 2.1" in said and "(Parents and carers)" not in said
+    assert "because of 2.1" in said and "(Parents and carers)" not in said
+
+
+def test_text_answers_mask_identifying_details(tmp_path: Path) -> None:
+    from bot.report.render import masked_quote
+
+    said = [
+        row("m0", "parents", "services", "why", "text", "Ring Kirsty on 07700 900123", days=2),
+        row("m1", "parents", "services", "why", "text", "Mr Bloggs at LS1 4AB helped", days=2),
+    ]
+    settings = committee_settings(tmp_path)
+    html = render_report(committee_input(settings, rows=said, themes=None))
+    listed = words(section(html, "text-answers"))
+    assert "07700" not in listed and "Kirsty" not in listed and "LS1 4AB" not in listed
+    assert "[phone]" in listed and "[postcode]" in listed
+    # The author's own platform names are masked too (the CLI passes them).
+    quote = masked_quote({"m1": ("Joe", "Bloggs")})
+    html = render_report(committee_input(settings, rows=said, themes=None, quote=quote))
+    assert "Bloggs" not in words(section(html, "text-answers"))
