@@ -12,7 +12,10 @@ from bot.analysis.codebook import apply_codebook, load_codebook, parse_codebook
 from bot.analysis.discover import discover_themes
 from bot.analysis.inputs import MIN_FOR_DISCOVERY
 from bot.analysis.model import (
+    NO_COMMENT,
     OTHER,
+    SPECIAL_THEMES,
+    UNGROUPED,
     Assignment,
     Codebook,
     CodebookTheme,
@@ -26,7 +29,10 @@ from bot.analysis.vectorisers import VECTORISERS
 
 __all__ = [
     "MIN_FOR_DISCOVERY",
+    "NO_COMMENT",
     "OTHER",
+    "SPECIAL_THEMES",
+    "UNGROUPED",
     "VECTORISERS",
     "Assignment",
     "Codebook",

@@ -1,11 +1,10 @@
 """Codebook mode: match each response to the organiser's predefined themes (KJ "best match").
 
-Each theme becomes a query built from its name, description, keywords and any examples. A
-response's score for a theme is the mean of two cosines: between learnt word-vector means
-(:mod:`bot.analysis.vectors`, so "waited hours" matches a "waiting times" theme without sharing a
-word) and between TF-IDF vectors (exact words). The best theme wins; a response whose best score
-is below the threshold goes to ``other``. The automatic threshold is a quarter of the median
-best score: only answers with almost no signal for any theme fall to ``other``.
+Each theme is defined by its name, description, keywords and any examples. A response goes on
+the theme for which it carries the strongest evidence, and only when that evidence beats what
+random unrelated words would give (:mod:`bot.analysis.evidence`); otherwise it goes to
+``other``. So a thank-you note or a remark about something the codebook does not cover is
+counted as ``other`` instead of inflating a theme.
 """
 
 from __future__ import annotations
@@ -18,9 +17,15 @@ from typing import Any
 
 import numpy as np
 import yaml
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.analysis.describe import build_themes
+from bot.analysis.evidence import (
+    ANSWER_ALPHA,
+    ANSWER_TEST_MIN,
+    DEFAULT_ALPHA,
+    SECOND_THEME_SHARE,
+    ThemeEvidence,
+)
 from bot.analysis.inputs import groups_of, report, result_of, usable
 from bot.analysis.model import (
     OTHER,
@@ -30,10 +35,9 @@ from bot.analysis.model import (
     Progress,
     ThemeResult,
 )
-from bot.analysis.vectorisers import make_vectoriser
 from bot.errors import AnalysisError
 
-AUTO_THRESHOLD_SHARE = 0.25
+FIT_SAMPLE = 20000
 
 
 def slug(name: str) -> str:
@@ -110,85 +114,102 @@ def load_codebook(path: str | Path) -> Codebook:
     return parse_codebook(data, source=str(path))
 
 
-def _query(theme: CodebookTheme) -> str:
-    # Keywords are the organiser's most direct signal, so they are counted twice.
-    parts = [theme.name, theme.description, " ".join(theme.keywords), " ".join(theme.keywords)]
-    return " ".join([*parts, *theme.examples])
-
-
-def _unit(m: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
-    return np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)
-
-
 def apply_codebook(
     comments: Sequence[Comment],
     codebook: Codebook,
     *,
-    threshold: float | None = None,
+    alpha: float = DEFAULT_ALPHA,
     progress: Progress | None = None,
     seed: int = 0,
     vectoriser: str = "tfidf",
 ) -> ThemeResult:
-    """Assign every response to its best-matching codebook theme, or ``other``.
+    """Put each response on the codebook theme with the strongest real evidence, or ``other``.
+
+    Evidence is judged against random unrelated words (:mod:`bot.analysis.evidence`): a response
+    goes on a theme only when its p-value under that null is below ``alpha`` and, from
+    ``ANSWER_TEST_MIN`` answers on, the whole answer leans towards the theme more than
+    shuffled-word answers do (``ANSWER_ALPHA``). A response gets a ``second_theme_id`` when a
+    second theme also passes at ``alpha * SECOND_THEME_SHARE`` on a different word ("long waits
+    but lovely staff").
 
     Args:
-        threshold: minimum score (0..1) to accept a match; None picks it from the scores.
-        vectoriser: "tfidf" (default) or "embeddings" (needs ``listening-bot[embeddings]``).
+        alpha: significance level (0 sends everything to ``other``).
+        vectoriser: only "tfidf" (the learnt word vectors) is supported for codebooks.
 
     Raises:
-        AnalysisError: no usable responses or an empty codebook.
+        AnalysisError: no usable responses, an empty codebook or a bad ``alpha``.
     """
     if not codebook.themes:
         raise AnalysisError("Codebook themes: must be a non-empty list of themes.")
+    if not 0.0 <= alpha < 1.0:
+        raise AnalysisError(f"The significance level must be between 0 and 1, not {alpha}.")
+    if vectoriser not in ("tfidf", "corpus"):
+        raise AnalysisError("Codebook matching uses the learnt word vectors only (tfidf).")
     kept = usable(comments)
     texts = [c.text for c in kept]
-    queries = [_query(t) for t in codebook.themes]
-    report(progress, "reading responses", 0.0)
-    vec = make_vectoriser(vectoriser, seed=seed)
+    report(progress, "learning word vectors", 0.0)
     rng = np.random.default_rng(seed)
     fit_idx = np.arange(len(texts))
-    if len(fit_idx) > 20000:
-        fit_idx = np.sort(rng.choice(fit_idx, 20000, replace=False))
-    vec.fit([texts[i] for i in fit_idx], progress=progress)
-    semantic = vec.transform(texts, progress=progress) @ vec.transform(queries).T
-
-    report(progress, "matching words", 0.0)
-    lexical_vec = TfidfVectorizer(
-        analyzer=vec.tokeniser.tokens, sublinear_tf=True, dtype=np.float64
-    )
-    lexical_vec.fit([texts[i] for i in fit_idx] + queries)
-    lexical = np.asarray(
-        (lexical_vec.transform(texts) @ lexical_vec.transform(queries).T).todense()
-    )
-    scores = (np.clip(semantic, 0.0, 1.0) + lexical) / 2.0
-    report(progress, "matching words", 1.0)
-
-    best = scores.argmax(axis=1)
-    best_score = scores[np.arange(len(texts)), best]
-    if threshold is None:
-        positive = best_score[best_score > 0]
-        threshold = AUTO_THRESHOLD_SHARE * float(np.median(positive)) if len(positive) else 0.0
-        threshold = max(threshold, 1e-9)
-    labels = np.where(best_score >= threshold, best, len(codebook.themes))
+    if len(fit_idx) > FIT_SAMPLE:
+        fit_idx = np.sort(rng.choice(fit_idx, FIT_SAMPLE, replace=False))
+    model = ThemeEvidence(codebook.themes, seed=seed).fit([texts[i] for i in fit_idx])
+    report(progress, "learning word vectors", 1.0)
+    report(progress, "matching themes", 0.0)
+    evidence = model.score(texts)
+    report(progress, "matching themes", 1.0)
+    n_themes = len(codebook.themes)
+    p = evidence.p_values
+    order = np.argsort(p, axis=1, kind="stable")
+    rows = np.arange(len(texts))
+    best = order[:, 0]
+    best_p = p[rows, best]
+    # The whole answer must also lean towards the theme more than shuffled-word answers do, so a
+    # passing mention ("hospital" in a remark about transport) is not enough on its own.
+    # Learnt word vectors need some data; on a few dozen answers only the word test is used.
+    if len(texts) >= ANSWER_TEST_MIN:
+        p = np.where(evidence.answer_p < ANSWER_ALPHA, p, 1.0)
+    order = np.argsort(p, axis=1, kind="stable")
+    best = order[:, 0]
+    best_p = p[rows, best]
+    labels = np.where(best_p < alpha, best, n_themes)
+    second = np.full(len(texts), -1)
+    if n_themes > 1:
+        runner = order[:, 1]
+        clear = (
+            (labels < n_themes)
+            & (p[rows, runner] < alpha * SECOND_THEME_SHARE)
+            & (evidence.best_word[rows, runner] != evidence.best_word[rows, best])
+        )
+        second = np.where(clear, runner, -1)
+    confidence = np.where(labels < n_themes, 1.0 - best_p, 0.0)
     theme_ids = [t.theme_id for t in codebook.themes] + [OTHER]
-    names: list[str | None] = [t.name for t in codebook.themes] + ["Other (no clear match)"]
+    names: list[str | None] = [t.name for t in codebook.themes] + ["Other (fits no theme)"]
     report(progress, "describing themes", 0.0)
     themes = build_themes(
         kept,
         labels,
         theme_ids,
         groups_of(kept),
-        best_score,
-        vec.tokeniser,
+        confidence if (labels < n_themes).any() else rng.random(len(texts)),
+        model.tokeniser,
         fixed_labels=names,
         seed=seed,
+        second=second,
+        descriptions=[t.description for t in codebook.themes] + [""],
+        question=_question_of(kept),
     )
     report(progress, "describing themes", 1.0)
-    n_other = int((labels == len(codebook.themes)).sum())
+    n_other = int((labels == n_themes).sum())
     method = (
-        f"codebook matching ({len(codebook.themes)} themes): {vec.description} and TF-IDF "
-        f"cosine to each theme's name, description and keywords; "
-        f"{n_other} responses below the threshold {threshold:.3f} went to other"
+        f"codebook matching ({n_themes} themes): an answer goes on a theme only when its most "
+        f"relevant word (the theme's own words, or words used like them in these answers) is "
+        f"stronger evidence than random unrelated words would give (p < {alpha:g}); "
+        f"{n_other} of {len(texts)} answers fit no theme and are counted as other; "
+        f"{int((second >= 0).sum())} answers also make a second point"
     )
-    return result_of(method, kept, themes, theme_ids, labels, best_score)
+    return result_of(method, kept, themes, theme_ids, labels, confidence, second)
+
+
+def _question_of(comments: Sequence[Comment]) -> str:
+    questions = {c.question for c in comments}
+    return questions.pop() if len(questions) == 1 else ""

@@ -8,12 +8,13 @@ from types import MappingProxyType
 import numpy as np
 import scipy.sparse as sp
 
-from bot.analysis.model import OTHER, Comment, Theme
+from bot.analysis.model import SPECIAL_THEMES, Comment, Theme
 from bot.analysis.text import GENERIC_WORDS, Tokeniser, stem
 from bot.analysis.vectors import build_vocab, count_matrix
 
 N_KEYWORDS = 8
-MAX_LABEL_PHRASES = 3
+LABEL_LOOKAHEAD = 4
+LABEL_ANSWER_WORDS = (3, 8)
 N_QUOTES = 3
 QUOTE_MAX_CHARS = 300
 QUOTE_MIN_WORDS = 4
@@ -64,19 +65,50 @@ def distinctive_terms(
     return out
 
 
-def label_from(terms: Sequence[str], tokeniser: Tokeniser) -> str:
-    """2-3 readable phrases that do not repeat each other's words, joined with " / "."""
-    chosen: list[str] = []
-    covered: set[str] = set()
-    for term in terms:
-        parts = set(term.split(" "))
-        if parts <= covered:
+def label_from(terms: Sequence[str], tokeniser: Tokeniser, short_answer: str | None = None) -> str:
+    """A short phrase a person would write: "Waiting time and appointments".
+
+    The head is the first two-word phrase (without "not", "could"...) among the theme's top
+    distinctive terms, with a second term that shares no word with it added with "and". When
+    the theme has no such phrase, its most typical short answer is the label ("Could not have
+    done better"), as two loose words ("think and thing") name nothing; failing both, the top
+    words are joined.
+    """
+    generic = {stem(w) for w in GENERIC_WORDS}
+    clean = [t for t in terms if not set(t.split(" ")) & generic]
+    phrases = [t for t in clean[: 2 * LABEL_LOOKAHEAD] if " " in t]
+    if not phrases and short_answer:
+        return short_answer
+    if not clean:
+        return "(no distinctive words)"
+    top = clean[:LABEL_LOOKAHEAD]
+    head = phrases[0] if phrases else top[0]
+    words_used = set(head.split(" "))
+    extra = next((t for t in top if t != head and not set(t.split(" ")) & words_used), None)
+    phrase = tokeniser.display(head)
+    if extra is not None:
+        phrase += " and " + tokeniser.display(extra)
+    return phrase[:1].upper() + phrase[1:]
+
+
+def short_typical_answer(
+    texts: Sequence[str],
+    members: np.ndarray,
+    typicality: np.ndarray,
+    terms: Sequence[str],
+    tokeniser: Tokeniser,
+) -> str | None:
+    """The most typical answer of 3-8 words that uses two of the theme's top words, or None."""
+    generic = {stem(w) for w in GENERIC_WORDS}
+    top = {w for t in terms[:LABEL_LOOKAHEAD] for w in t.split(" ")} - generic
+    order = members[np.lexsort((members, -typicality[members]))]
+    for i in order[:200]:
+        text = " ".join(texts[i].split()).strip(" .!,;")
+        if not LABEL_ANSWER_WORDS[0] <= len(text.split()) <= LABEL_ANSWER_WORDS[1]:
             continue
-        chosen.append(term)
-        covered |= parts
-        if len(chosen) == MAX_LABEL_PHRASES:
-            break
-    return " / ".join(tokeniser.display(t) for t in chosen) or "(no distinctive words)"
+        if len(top & set(tokeniser.tokens(text))) >= min(2, len(top)):
+            return text[:1].upper() + text[1:]
+    return None
 
 
 def keywords_from(terms: Sequence[str], tokeniser: Tokeniser) -> tuple[str, ...]:
@@ -92,12 +124,12 @@ def keywords_from(terms: Sequence[str], tokeniser: Tokeniser) -> tuple[str, ...]
 
 
 def pick_quotes(
-    texts: Sequence[str], members: np.ndarray, typicality: np.ndarray
-) -> tuple[str, ...]:
-    """The most typical distinct texts, preferring ones long enough to say something."""
+    texts: Sequence[str], members: np.ndarray, typicality: np.ndarray, n: int = N_QUOTES
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The most typical distinct texts (and their row numbers), preferring readable lengths."""
     order = members[np.lexsort((members, -typicality[members]))]
-    good: list[str] = []
-    fallback: list[str] = []
+    good: list[int] = []
+    fallback: list[int] = []
     seen: set[str] = set()
     for i in order:
         text = " ".join(texts[i].split())
@@ -106,11 +138,12 @@ def pick_quotes(
             continue
         seen.add(key)
         readable = len(text.split()) >= QUOTE_MIN_WORDS and len(text) <= QUOTE_MAX_CHARS
-        (good if readable else fallback).append(text)
-        if len(good) == N_QUOTES:
+        (good if readable else fallback).append(int(i))
+        if len(good) == n:
             break
-    quotes = good + sorted(fallback, key=lambda t: (len(t) > QUOTE_MAX_CHARS, -min(len(t), 300)))
-    return tuple(_clip(q) for q in quotes[:N_QUOTES])
+    fallback.sort(key=lambda i: (len(texts[i]) > QUOTE_MAX_CHARS, -min(len(texts[i]), 300)))
+    rows = (good + fallback)[:n]
+    return tuple(_clip(" ".join(texts[i].split())) for i in rows), tuple(rows)
 
 
 def _clip(text: str) -> str:
@@ -129,6 +162,9 @@ def build_themes(
     *,
     fixed_labels: Sequence[str | None] | None = None,
     seed: int = 0,
+    second: np.ndarray | None = None,
+    descriptions: Sequence[str] | None = None,
+    question: str = "",
 ) -> tuple[Theme, ...]:
     """One Theme per id that has members, ordered by size (then id) descending.
 
@@ -136,6 +172,7 @@ def build_themes(
         labels: index into ``theme_ids`` for each comment.
         typicality: per comment, how central it is to its theme (for choosing quotes).
         fixed_labels: per theme, a label to use instead of the discovered phrases (codebook).
+        second: per comment, the index of its second theme or -1 (counted apart from size).
     """
     texts = [c.text for c in comments]
     ranked = distinctive_terms(texts, labels, len(theme_ids), tokeniser, seed=seed)
@@ -149,7 +186,9 @@ def build_themes(
             counts[comments[i].group] += 1
         label = fixed_labels[t] if fixed_labels and fixed_labels[t] else None
         if label is None:
-            label = label_from(ranked[t], tokeniser)
+            short = short_typical_answer(texts, members, typicality, ranked[t], tokeniser)
+            label = label_from(ranked[t], tokeniser, short)
+        quotes, quote_rows = pick_quotes(texts, members, typicality)
         themes.append(
             Theme(
                 theme_id=theme_id,
@@ -157,8 +196,12 @@ def build_themes(
                 keywords=keywords_from(ranked[t], tokeniser),
                 size=int(len(members)),
                 counts=MappingProxyType(counts),
-                quotes=pick_quotes(texts, members, typicality),
+                quotes=quotes,
+                question=question,
+                second=int((second == t).sum()) if second is not None else 0,
+                description=descriptions[t] if descriptions else "",
+                quote_groups=tuple(comments[i].group for i in quote_rows),
             )
         )
-    themes.sort(key=lambda th: (-th.size, th.theme_id == OTHER, th.theme_id))
+    themes.sort(key=lambda th: (th.theme_id in SPECIAL_THEMES, -th.size, th.theme_id))
     return tuple(themes)

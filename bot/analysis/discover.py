@@ -7,11 +7,15 @@ Method (all choices made per input, nothing tuned to one data set):
    on eight disjoint parts of the sample; the smallest k within one standard error of the best
    wins (Breiman's one-standard-error rule), so noise does not buy extra themes.
 3. Final spherical k-means on up to ``FIT_SAMPLE`` responses; every response goes to its nearest
-   centre, scored by cosine similarity to it.
+   centre, scored by cosine similarity to it. A theme above ``CATCH_ALL_SHARE`` is split in two.
+4. Answers that say nothing ("thanks", "no", "n/a", an emoji) are set aside first as "No
+   substantive comment"; answers whose words are too rare to group, and groups smaller than
+   ``MIN_THEME_SHARE`` of the answers, are one "too rare to group" count with examples.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,7 +24,15 @@ from sklearn.metrics import silhouette_samples
 
 from bot.analysis.describe import build_themes
 from bot.analysis.inputs import MIN_FOR_DISCOVERY, groups_of, report, result_of, usable
-from bot.analysis.model import OTHER, Comment, Progress, ThemeResult
+from bot.analysis.model import (
+    NO_COMMENT,
+    SPECIAL_THEMES,
+    UNGROUPED,
+    Comment,
+    Progress,
+    ThemeResult,
+)
+from bot.analysis.text import is_non_substantive
 from bot.analysis.vectorisers import make_vectoriser
 from bot.errors import AnalysisError
 
@@ -29,6 +41,14 @@ FIT_SAMPLE = 20000
 SCAN_SAMPLE = 3000
 SE_PARTS = 8
 """Disjoint parts of the scan sample; their spread gives the silhouette's standard error."""
+CATCH_ALL_SHARE = 0.3
+"""A theme above this share of the grouped answers is split (when k is chosen automatically)."""
+MAX_SPLITS = 4
+MIN_THEME_SIZE = 3
+MIN_THEME_SHARE = 0.01
+"""Smaller groups are not themes: they join the "too rare to group" count."""
+NO_COMMENT_LABEL = "No substantive comment"
+UNGROUPED_LABEL = "Too rare to group (shown as a count with examples)"
 _CANDIDATES = (*range(3, 13), 14, 16, 18, 20, 24, 28, 32, 36, 40)
 
 
@@ -94,13 +114,91 @@ def discover_themes(
     texts = [c.text for c in kept]
     rng = np.random.default_rng(seed)
     report(progress, "reading responses", 0.0)
+    labels = np.full(len(texts), -1)  # -1: not yet placed
+    silent = np.array([is_non_substantive(t) for t in texts], dtype=bool)
     vec = make_vectoriser(vectoriser, seed=seed)
-    fit_idx = _sample(np.arange(len(texts)), FIT_SAMPLE, rng)
-    vec.fit([texts[i] for i in fit_idx], progress=progress)
-    vectors = vec.transform(texts, progress=progress)
-    known = np.flatnonzero(np.linalg.norm(vectors, axis=1) > 0)
-    if len(known) == 0:
-        raise AnalysisError("No response shares enough words with another to form themes.")
+    substantive = np.flatnonzero(~silent)
+    score = np.zeros(len(texts))
+    k_found = 0
+    if len(substantive) >= 2:
+        fit_idx = _sample(substantive, FIT_SAMPLE, rng)
+        vec.fit([texts[i] for i in fit_idx], progress=progress)
+        sub_vectors = vec.transform([texts[i] for i in substantive], progress=progress)
+        vectors = np.zeros((len(texts), sub_vectors.shape[1]))
+        vectors[substantive] = sub_vectors
+        known = substantive[np.linalg.norm(sub_vectors, axis=1) > 0]
+        if len(known) >= 2:
+            cluster, score = _cluster(vectors, known, n_themes, rng, seed, progress)
+            labels[known] = cluster[known]
+            k_found = int(cluster[known].max()) + 1
+    # Themes too small to stand on their own join the "too rare to group" count.
+    minimum = max(MIN_THEME_SIZE, math.ceil(MIN_THEME_SHARE * max(1, len(substantive))))
+    sizes = np.bincount(labels[labels >= 0], minlength=k_found)
+    if n_themes is None:
+        for c in np.flatnonzero((sizes > 0) & (sizes < minimum)):
+            labels[labels == c] = -1
+        sizes = np.bincount(labels[labels >= 0], minlength=k_found)
+    order = sorted((c for c in range(k_found) if sizes[c] > 0), key=lambda c: (-sizes[c], c))
+    rank = {c: r for r, c in enumerate(order)}
+    theme_ids = [f"T{r + 1:02d}" for r in range(len(rank))]
+    final = np.array([rank[c] if c >= 0 else -1 for c in labels])
+    fixed: list[str | None] = [None] * len(rank)
+    for special, label, members in (
+        (NO_COMMENT, NO_COMMENT_LABEL, silent),
+        (UNGROUPED, UNGROUPED_LABEL, (final < 0) & ~silent),
+    ):
+        if members.any():
+            final[members] = len(theme_ids)
+            score[members] = 0.0
+            theme_ids.append(special)
+            fixed.append(label)
+    report(progress, "describing themes", 0.0)
+    themes = build_themes(
+        kept,
+        final,
+        theme_ids,
+        groups_of(kept),
+        score if score.any() else rng.random(len(texts)),
+        vec.tokeniser,
+        fixed_labels=fixed,
+        seed=seed,
+        question=_question_of(kept),
+    )
+    report(progress, "describing themes", 1.0)
+    numbered = [t for t in themes if t.theme_id not in SPECIAL_THEMES]
+    n_ungrouped = sum(t.size for t in themes if t.theme_id == UNGROUPED)
+    largest = max((t.size for t in numbered), default=0)
+    share = largest / max(1, sum(t.size for t in numbered))
+    method = (
+        f"theme discovery: {vec.description}, spherical k-means, "
+        f"{len(rank)} themes {'chosen by silhouette' if n_themes is None else 'as requested'}; "
+        f"the largest theme holds {round(100 * share)}% of the grouped answers; "
+        f"{int(silent.sum())} answers with no substantive comment and "
+        f"{n_ungrouped} "
+        "answers whose words are too rare to group are counted apart"
+    )
+    return result_of(method, kept, themes, theme_ids, final, score)
+
+
+def _question_of(comments: Sequence[Comment]) -> str:
+    questions = {c.question for c in comments}
+    return questions.pop() if len(questions) == 1 else ""
+
+
+def _cluster(
+    vectors: np.ndarray,
+    known: np.ndarray,
+    n_themes: int | None,
+    rng: np.random.Generator,
+    seed: int,
+    progress: Progress | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster index and cosine to its centre for every row (only ``known`` rows are valid).
+
+    When the number of themes is chosen automatically, a theme holding more than
+    ``CATCH_ALL_SHARE`` of the answers is split in two (up to ``MAX_SPLITS`` times): a catch-all
+    says nothing a person could name.
+    """
     fit_known = _sample(known, FIT_SAMPLE, rng)
     if n_themes is None:
         k = choose_k(vectors[_sample(known, SCAN_SAMPLE, rng)], seed=seed, progress=progress)
@@ -109,42 +207,27 @@ def discover_themes(
     k = max(1, min(k, _n_distinct(vectors[fit_known])))
     report(progress, "grouping responses", 0.0)
     km = KMeans(k, n_init=4, random_state=seed).fit(vectors[fit_known])
-    centres = km.cluster_centers_ / np.maximum(
-        np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True), 1e-12
-    )
+    centres = _unit_rows(km.cluster_centers_)
+    if n_themes is None:
+        for _ in range(MAX_SPLITS):
+            fit_labels = (vectors[fit_known] @ centres.T).argmax(axis=1)
+            sizes = np.bincount(fit_labels, minlength=len(centres))
+            big = int(sizes.argmax())
+            if sizes[big] <= CATCH_ALL_SHARE * len(fit_known) or sizes[big] < 4:
+                break
+            members = vectors[fit_known][fit_labels == big]
+            if _n_distinct(members) < 2:
+                break
+            halves = KMeans(2, n_init=4, random_state=seed).fit(members)
+            centres = np.vstack(
+                [np.delete(centres, big, axis=0), _unit_rows(halves.cluster_centers_)]
+            )
     sims = vectors @ centres.T
     cluster = sims.argmax(axis=1)
-    score = sims[np.arange(len(texts)), cluster]
+    score = sims[np.arange(len(vectors)), cluster]
     report(progress, "grouping responses", 1.0)
+    return cluster, score
 
-    sizes = np.bincount(cluster[known], minlength=k)
-    order = sorted(range(k), key=lambda c: (-sizes[c], c))
-    rank = {c: r for r, c in enumerate(order) if sizes[c] > 0}
-    theme_ids = [f"T{r + 1:02d}" for r in range(len(rank))]
-    labels = np.array([rank.get(c, -1) for c in cluster])
-    unknown = np.ones(len(texts), dtype=bool)
-    unknown[known] = False
-    if unknown.any():
-        labels[unknown] = len(theme_ids)
-        score[unknown] = 0.0
-        theme_ids.append(OTHER)
-    report(progress, "describing themes", 0.0)
-    fixed: list[str | None] = [None] * len(rank)
-    if unknown.any():
-        fixed.append("unmatched (words too rare to group)")
-    themes = build_themes(
-        kept,
-        labels,
-        theme_ids,
-        groups_of(kept),
-        score,
-        vec.tokeniser,
-        fixed_labels=fixed,
-        seed=seed,
-    )
-    report(progress, "describing themes", 1.0)
-    method = (
-        f"theme discovery: {vec.description}, spherical k-means, "
-        f"{len(rank)} themes {'chosen by silhouette' if n_themes is None else 'as requested'}"
-    )
-    return result_of(method, kept, themes, theme_ids, labels, score)
+
+def _unit_rows(m: np.ndarray) -> np.ndarray:
+    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)

@@ -42,10 +42,22 @@ def result_of(
     theme_ids: Sequence[str],
     labels: Sequence[int],
     scores: Sequence[float],
+    second: Sequence[int] | None = None,
 ) -> ThemeResult:
-    """The analysis result: one assignment per kept response, in input order."""
+    """The analysis result: one assignment per kept response, in input order.
+
+    ``second`` holds, per response, the index of a second theme or -1 for none.
+    """
     assignments = tuple(
-        Assignment(c.response_id, theme_ids[labels[i]], round(float(scores[i]), 4))
+        Assignment(
+            c.response_id,
+            theme_ids[labels[i]],
+            round(float(scores[i]), 4),
+            second_theme_id=theme_ids[second[i]] if second is not None and second[i] >= 0 else "",
+            question=c.question,
+            group=c.group,
+            text=c.text,
+        )
         for i, c in enumerate(kept)
     )
     return ThemeResult(

@@ -10,6 +10,12 @@ Progress = Callable[[str, float], None]
 
 OTHER = "other"
 """Theme id of the residual theme (responses that match nothing well enough)."""
+NO_COMMENT = "no_comment"
+"""Theme id of answers with no substantive comment ("thanks", "no", "n/a", an emoji)."""
+UNGROUPED = "ungrouped"
+"""Theme id of answers whose words are too rare to group (discovery): a count, not a theme."""
+SPECIAL_THEMES = frozenset({OTHER, NO_COMMENT, UNGROUPED})
+"""Residual lines that are shown apart from the numbered themes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +26,8 @@ class Comment:
     text: str
     group: str
     participant: str
+    question: str = ""
+    """``FLOW/STEP`` the answer was given to, or ``import``; empty when not known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +40,12 @@ class Theme:
     size: int
     counts: Mapping[str, int]
     quotes: tuple[str, ...]
+    question: str = ""
+    second: int = 0
+    """Answers that have this theme as their *second* theme (not counted in ``size``)."""
+    description: str = ""
+    quote_groups: tuple[str, ...] = ()
+    """The group id of each quote, in the same order as ``quotes``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +55,10 @@ class Assignment:
     response_id: str
     theme_id: str
     score: float
+    second_theme_id: str = ""
+    question: str = ""
+    group: str = ""
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +69,8 @@ class ThemeResult:
     groups: tuple[str, ...]
     themes: tuple[Theme, ...]
     assignments: tuple[Assignment, ...]
+    notes: tuple[str, ...] = ()
+    """Method notes for the report (review edits applied, agreement with a person)."""
 
 
 @dataclass(frozen=True, slots=True)

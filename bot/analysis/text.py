@@ -143,3 +143,22 @@ class Tokeniser:
 def tokens_of(texts: Iterable[str], tokeniser: Tokeniser) -> list[list[str]]:
     """Tokenise many texts with one shared tokeniser."""
     return [tokeniser.tokens(t) for t in texts]
+
+
+_NON_SUBSTANTIVE = frozenset(
+    """thanks thank you thankyou ty cheers ta no nope nah nothing none nil na n a not applicable
+    comment comments ok okay yes yeah yep sure don t dont know dunno really to add else further
+    more at all for asking us much many very that s it is that's nothing's no-one idk
+    """.split()
+)
+
+
+def is_non_substantive(text: str) -> bool:
+    """True for answers that say nothing to analyse: "thanks", "no", "n/a", "nothing", emoji.
+
+    An answer is non-substantive when it has no letters at all (emoji, punctuation, numbers) or
+    every word is a courtesy or a "nothing to add" word. "Nothing, all good" is not caught:
+    "good" is a view.
+    """
+    found = words(text.replace("/", " "))
+    return not found or all(w in _NON_SUBSTANTIVE for w in found)

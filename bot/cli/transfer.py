@@ -46,6 +46,13 @@ def import_(
         bool,
         typer.Option("--skip-invalid", help="Skip bad rows (named) instead of refusing the file."),
     ] = False,
+    flow: Annotated[
+        str | None,
+        typer.Option("--flow", help="Flow the comments answer (themes analyse them with it)."),
+    ] = None,
+    step: Annotated[
+        str | None, typer.Option("--step", help="Free-text step of --flow they answer.")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Load offline comments from CSV: the whole file or nothing."""
@@ -56,6 +63,7 @@ def import_(
     chosen = settings.campaign(campaign)
     if group and group not in settings.group_by_id:
         raise BotError(f"There is no group {group!r} in the config.")
+    question = _import_question(settings, flow, step)
     _prepare_database(settings)
     plan = plan_import(
         file,
@@ -66,6 +74,7 @@ def import_(
         tz=settings.campaign_tz(chosen),
         now=datetime.now(UTC),
         skip_invalid=skip_invalid,
+        question=question,
     )
 
     async def store(session: Any) -> int:
@@ -82,6 +91,26 @@ def import_(
     out.print(f"Imported {added} comment(s) from {file} ({plan.encoding}) into {chosen.id}.")
     for note in plan.skipped:
         err.print(f"Skipped: {note}.")
+
+
+def _import_question(settings: Any, flow: str | None, step: str | None) -> tuple[str, str] | None:
+    """(flow, step) that imported comments answer, checked against the config; None for none."""
+    if flow is None:
+        if step is not None:
+            raise typer.BadParameter("--step needs --flow.", param_hint="--step")
+        return None
+    known = settings.flow_by_id.get(flow)
+    if known is None:
+        raise BotError(f"There is no flow {flow!r} in the config.")
+    if known.kind == "open":
+        if step is not None:
+            raise BotError(f"Flow {flow!r} is an open conversation; leave out --step.")
+        return (flow, "import")
+    texts = [s.id for s in known.steps if s.type == "text"]
+    if step not in texts:
+        choices = ", ".join(texts) or "none"
+        raise BotError(f"--step must be a free-text step of {flow!r} (one of: {choices}).")
+    return (flow, step)
 
 
 class ExportFormat(enum.StrEnum):

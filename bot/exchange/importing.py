@@ -58,12 +58,15 @@ def plan_import(
     tz: ZoneInfo,
     now: datetime,
     skip_invalid: bool = False,
+    question: tuple[str, str] | None = None,
 ) -> ImportPlan:
     """Read and check every row; raise :class:`ImportRefused` naming the first bad rows.
 
     Args:
         skip_invalid: skip rows with an unknown group or bad date (each named) instead of
             refusing the file.
+        question: ``(flow id, step id)`` the comments answer, so theme analysis puts them under
+            that question; None stores them as ``import``/source.
     """
     try:
         data = path.read_bytes()
@@ -107,8 +110,8 @@ def plan_import(
             responses.append(
                 NewResponse(
                     campaign_id=campaign_id,
-                    flow_id="import",
-                    step_id=source,
+                    flow_id=question[0] if question else "import",
+                    step_id=question[1] if question else source,
                     group_id=group,
                     channel="import",
                     kind="open",

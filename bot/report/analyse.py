@@ -7,7 +7,7 @@ Both ``themes`` and ``report`` go through :func:`analyse`, so they always agree 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,13 +21,37 @@ if TYPE_CHECKING:
 Progress = Callable[[str, float], None]
 
 
-def comments_from_rows(rows: Sequence[ResponseRow]) -> list[Comment]:
+def question_of(row: ResponseRow, open_flows: Collection[str] = ()) -> str:
+    """The question an answer belongs to: ``FLOW/STEP``, the open flow's id, or ``import``.
+
+    Every answer of an open conversation (opening and probes) is one question. Imports are
+    ``import`` unless they were imported for a question (``import --flow/--step``). Comments sent
+    when no question was open are ``unprompted``.
+    """
+    if row.flow == "import":
+        return "import"
+    if row.step == "unprompted":
+        return "unprompted"
+    if row.flow in open_flows:
+        return row.flow
+    return f"{row.flow}/{row.step}" if row.step else row.flow
+
+
+def comments_from_rows(
+    rows: Sequence[ResponseRow], open_flows: Collection[str] = ()
+) -> list[Comment]:
     """The free-text responses as analysis input (pseudonyms only, never platform ids)."""
     from bot.analysis import Comment
     from bot.exchange.exporting import readable_answer
 
     return [
-        Comment(row.response_id, readable_answer(row), row.group, row.participant)
+        Comment(
+            row.response_id,
+            readable_answer(row),
+            row.group,
+            row.participant,
+            question_of(row, open_flows),
+        )
         for row in free_text(rows)
     ]
 
@@ -42,18 +66,27 @@ def analyse(
     codebook: Path | None = None,
     n_themes: int | None = None,
     progress: Progress | None = None,
+    pooled: bool = False,
 ) -> ThemeResult:
-    """Discover themes, or assign comments to a codebook's themes when one is given.
+    """Discover themes per question (or all together when ``pooled``), or apply a codebook.
+
+    A codebook's themes apply to every question, so codebook matching runs over all answers at
+    once; each assignment still carries its question.
 
     Raises:
         AnalysisError: too few comments, or a codebook that cannot be used.
     """
     from bot import analysis
+    from bot.analysis.questions import analyse_by_question
 
     if codebook is not None:
         book = analysis.load_codebook(codebook)
         return analysis.apply_codebook(list(comments), book, progress=progress)
-    return analysis.discover_themes(list(comments), n_themes, progress=progress)
+    if pooled:
+        return analysis.discover_themes(list(comments), n_themes, progress=progress)
+    return analyse_by_question(
+        comments, lambda part: analysis.discover_themes(part, n_themes, progress=progress)
+    )
 
 
 def redact_themes(
@@ -105,6 +138,9 @@ def _mask_words(label: str, redactor: Redactor) -> str:
     """A label is made of keywords, often lower case: a name among them becomes ``[name]``."""
     import re
 
+    # "don't" is one word: its "don" is not the name Don.
     return re.sub(
-        r"[^\W\d_]+", lambda m: "[name]" if redactor.is_name(m.group()) else m.group(), label
+        r"[^\W\d_]+(?:['’][^\W\d_]+)*",
+        lambda m: "[name]" if redactor.is_name(m.group()) else m.group(),
+        label,
     )

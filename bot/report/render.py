@@ -120,6 +120,7 @@ def context(data: ReportInput) -> dict[str, object]:
         for q in figures.closed_questions(settings.flow_by_id, campaign)
     ]
     themes = _theme_figures(data, groups)
+    theme_context = _theme_context(data, groups)
     opens, closes = settings.campaign_window(campaign)
     span = figures.data_span(data.rows, opens, closes)
     written = text_questions(
@@ -149,6 +150,7 @@ def context(data: ReportInput) -> dict[str, object]:
         "themes": themes,
         "themes_method": _method_text(data.themes.method) if data.themes is not None else None,
         "themes_note": data.themes_note,
+        **theme_context,
         "analysed": sum(data.comments_per_group.values()),
         "responses": len(data.rows),
         "few": f"fewer than {min_size}",
@@ -158,6 +160,22 @@ def context(data: ReportInput) -> dict[str, object]:
         "has_imports": any(row.channel == "import" for row in data.rows),
         "shows_change": any(q["figures"].change for q in questions),
         "has_positive": any(q["figures"].question.positive for q in questions),
+    }
+
+
+def _theme_context(data: ReportInput, groups: Sequence[tuple[str, str]]) -> dict[str, object]:
+    """Variables of the theme sections (``_themes.html``) and the method note's theme part."""
+    from bot.report.themes import question_titles, theme_sections
+
+    if data.themes is None:
+        return {"theme_sections": [], "theme_notes": (), "theme_count": 0}
+    titles = question_titles(data.settings.flow_by_id.values())
+    sections = theme_sections(data.themes, groups, data.comments_per_group, titles)
+    count = sum(1 for q in sections for b in q.blocks if b.kind == "theme")
+    return {
+        "theme_sections": sections,
+        "theme_notes": tuple(data.themes.notes),
+        "theme_count": count,
     }
 
 

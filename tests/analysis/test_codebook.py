@@ -11,8 +11,11 @@ from bot.analysis import OTHER, Codebook, apply_codebook, load_codebook
 from bot.errors import AnalysisError
 from tests.analysis.conftest import DEV_DIR, make_comments
 
-# Measured on the 1,200-row sample without examples: 0.635; asserted with a small margin.
-MIN_SAMPLE_ACCURACY = 0.60
+# Accuracy counts an answer as right when it lands on its label's theme; with an honest
+# ``other`` answers with weak evidence are left unplaced. Measured on the 1,200-row sample
+# without examples: 0.405 (precision of the 639 placed answers 0.76); asserted with a margin.
+MIN_SAMPLE_ACCURACY = 0.38
+MIN_SAMPLE_PRECISION = 0.72
 
 
 def _accuracy(result, labels, codebook: Codebook) -> float:
@@ -36,6 +39,13 @@ def test_codebook_accuracy_without_examples(dev_sample, dev_codebook) -> None:
     bare = Codebook(tuple(dataclasses.replace(t, examples=()) for t in dev_codebook.themes))
     result = apply_codebook(comments, bare)
     assert _accuracy(result, labels, bare) >= MIN_SAMPLE_ACCURACY
+    names = {t.theme_id: t.name for t in bare.themes}
+    placed = [
+        (names[a.theme_id], lab)
+        for a, lab in zip(result.assignments, labels, strict=True)
+        if a.theme_id != OTHER
+    ]
+    assert sum(p == lab for p, lab in placed) / len(placed) >= MIN_SAMPLE_PRECISION
 
 
 def test_codebook_result_uses_codebook_names(dev_sample, dev_codebook) -> None:
@@ -58,9 +68,9 @@ def test_codebook_is_deterministic(dev_sample, dev_codebook) -> None:
     )
 
 
-def test_threshold_one_sends_everything_to_other(dev_sample, dev_codebook) -> None:
+def test_alpha_zero_sends_everything_to_other(dev_sample, dev_codebook) -> None:
     comments, _ = dev_sample
-    result = apply_codebook(comments[:100], dev_codebook, threshold=1.01)
+    result = apply_codebook(comments[:100], dev_codebook, alpha=0.0)
     assert {a.theme_id for a in result.assignments} == {OTHER}
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
-from bot.analysis import MIN_FOR_DISCOVERY, OTHER, Comment, discover_themes
+from bot.analysis import (
+    MIN_FOR_DISCOVERY,
+    NO_COMMENT,
+    SPECIAL_THEMES,
+    Comment,
+    discover_themes,
+)
 from bot.errors import AnalysisError
 from tests.analysis.conftest import make_comments
 
@@ -18,7 +24,7 @@ MIN_REBALANCED_NMI = 0.22
 def test_discovery_reaches_nmi_on_dev_sample(dev_sample) -> None:
     comments, labels = dev_sample
     result = discover_themes(comments)
-    themes = [t for t in result.themes if t.theme_id != OTHER]
+    themes = [t for t in result.themes if t.theme_id not in SPECIAL_THEMES]
     assert 3 <= len(themes) <= 40
     predicted = [a.theme_id for a in result.assignments]
     assert normalized_mutual_info_score(labels, predicted) >= MIN_SAMPLE_NMI
@@ -29,8 +35,8 @@ def test_number_of_themes_follows_the_data(dev_sample, dev_rebalanced) -> None:
     skewed = discover_themes(dev_sample[0])
     comments, labels = dev_rebalanced
     balanced = discover_themes(comments)
-    n_skewed = len([t for t in skewed.themes if t.theme_id != OTHER])
-    n_balanced = len([t for t in balanced.themes if t.theme_id != OTHER])
+    n_skewed = len([t for t in skewed.themes if t.theme_id not in SPECIAL_THEMES])
+    n_balanced = len([t for t in balanced.themes if t.theme_id not in SPECIAL_THEMES])
     assert 3 <= n_skewed < n_balanced <= 40
     predicted = [a.theme_id for a in balanced.assignments]
     assert normalized_mutual_info_score(labels, predicted) >= MIN_REBALANCED_NMI
@@ -52,7 +58,7 @@ def test_result_shape_and_counts(dev_sample) -> None:
         assert len(theme.quotes) <= 3
         assert len(set(theme.quotes)) == len(theme.quotes)
         assert all(len(q) <= 300 for q in theme.quotes)
-        if theme.theme_id != OTHER:
+        if theme.theme_id not in SPECIAL_THEMES:
             assert theme.label and 1 <= len(theme.keywords) <= 8
             assert 1 <= len(theme.label.split(" / ")) <= 3
 
@@ -67,7 +73,7 @@ def test_discovery_is_deterministic(dev_sample) -> None:
 def test_fixed_number_of_themes(dev_sample) -> None:
     comments, _ = dev_sample
     result = discover_themes(comments[:400], n_themes=6)
-    assert len([t for t in result.themes if t.theme_id != OTHER]) == 6
+    assert len([t for t in result.themes if t.theme_id not in SPECIAL_THEMES]) == 6
 
 
 def test_progress_reports_fractions(dev_sample) -> None:
@@ -137,3 +143,25 @@ def test_unknown_vectoriser_is_refused(dev_sample) -> None:
     comments, _ = dev_sample
     with pytest.raises(AnalysisError, match="Unknown vectoriser"):
         discover_themes(comments[:50], vectoriser="bert")
+
+
+def test_non_substantive_answers_are_a_line_of_their_own(dev_sample) -> None:
+    comments, _ = dev_sample
+    silent = make_comments(["thanks", "No", "nothing", "n/a", "😀👍", "Thanks for asking us."])
+    silent = [Comment(f"s{i}", c.text, c.group, c.participant) for i, c in enumerate(silent)]
+    result = discover_themes(comments[:300] + silent)
+    got = {a.response_id: a.theme_id for a in result.assignments}
+    assert {got[c.response_id] for c in silent} == {NO_COMMENT}
+    line = next(t for t in result.themes if t.theme_id == NO_COMMENT)
+    assert line.label == "No substantive comment" and result.themes[-1].theme_id in SPECIAL_THEMES
+
+
+def test_no_catch_all_theme_and_phrase_labels(dev_sample) -> None:
+    comments, _ = dev_sample
+    result = discover_themes(comments)
+    numbered = [t for t in result.themes if t.theme_id not in SPECIAL_THEMES]
+    grouped = sum(t.size for t in numbered)
+    assert max(t.size for t in numbered) / grouped <= 0.35
+    for theme in numbered:
+        assert "/" not in theme.label and theme.label[0].isupper()
+        assert len(theme.quote_groups) == len(theme.quotes)

@@ -23,7 +23,10 @@ def _result() -> ThemeResult:
         method="test",
         groups=("la", "parents", "vcs"),
         themes=(theme,),
-        assignments=(Assignment("a", "T01", 0.5), Assignment("b", "T01", 0.25)),
+        assignments=(
+            Assignment("a", "T01", 0.5, "", "visit/what_help", "parents", "Waiting time was long."),
+            Assignment("b", "T01", 0.25, "T02", "import", "vcs", 'Waited, then "fine"\nthanks'),
+        ),
     )
 
 
@@ -48,9 +51,9 @@ def test_contract_columns_exactly(tmp_path: Path) -> None:
     ]
     rows = _read(assignments_path)
     assert rows == [
-        ["response_id", "theme_id", "score"],
-        ["a", "T01", "0.5000"],
-        ["b", "T01", "0.2500"],
+        ["response_id", "theme_id", "score", "second_theme_id", "question", "group", "text"],
+        ["a", "T01", "0.5000", "", "visit/what_help", "parents", "Waiting time was long."],
+        ["b", "T01", "0.2500", "T02", "import", "vcs", 'Waited, then "fine"\nthanks'],
     ]
 
 

@@ -68,7 +68,9 @@ async def test_liveness_and_readiness(server: Any) -> None:
 async def test_readiness_fails_when_the_database_is_gone(tmp_path: Any) -> None:
     from storage.db import make_engine, make_sessionmaker
 
-    engine = make_engine(f"sqlite:///{tmp_path}/missing/nowhere.db")
+    # A server that refuses connections. (Not a missing SQLite file: aiosqlite leaves the thread
+    # of a failed connect behind, which later reports into a closed event loop.)
+    engine = make_engine("postgresql://postgres@127.0.0.1:1/gone")
     port = free_port()
     served = MonitoringServer(
         make_sessionmaker(engine), ManualClock(NOW), Readiness(), listen="127.0.0.1", port=port
@@ -76,7 +78,7 @@ async def test_readiness_fails_when_the_database_is_gone(tmp_path: Any) -> None:
     await served.start()
     try:
         status, body = await _get(f"http://127.0.0.1:{port}/readyz")
-        assert status == 503 and "database unreachable (OperationalError)" in body
+        assert status == 503 and "database unreachable (" in body
         status, body = await _get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200 and samples(body)[("listening_database_up", ())] == 0
     finally:

@@ -1,0 +1,83 @@
+"""Codebook matching on held-out development-set answers: full codebook and partial codebooks.
+
+Imported by ``bench/themes_bench.py --codebooks``. The significance level was chosen on the
+*tuning* halves (``split_indices(...)[0]``); every figure printed here is on the other halves
+(and on held-out halves with one label's answers removed), and the weakest figure is quoted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+SPLIT_SEEDS = (11, 12, 13)
+PARTIAL_SEED = 2024
+PARTIAL_SIZES = (2, 2, 2, 3, 3, 3, 4, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class CodebookScore:
+    """Precision, recall, F1 on the codebook's themes; share of off-codebook answers in other."""
+
+    names: tuple[str, ...]
+    precision: float
+    recall: float
+    f1: float
+    other_share: float  # of answers whose label is not in the codebook, the share sent to other
+    accuracy: float  # of all answers, label == prediction (other counts as right for off-book)
+
+
+def split_indices(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(tuning half, held-out half) of ``range(n)``."""
+    p = np.random.default_rng(seed).permutation(n)
+    return np.sort(p[: n // 2]), np.sort(p[n // 2 :])
+
+
+def partial_codebooks(n_themes: int) -> list[tuple[int, ...]]:
+    """Seeded random codebooks of 2-4 themes (indices into the full codebook), no repeats."""
+    rng = np.random.default_rng(PARTIAL_SEED)
+    out: list[tuple[int, ...]] = []
+    for size in PARTIAL_SIZES:
+        while True:
+            pick = tuple(sorted(int(i) for i in rng.choice(n_themes, size, replace=False)))
+            if pick not in out:
+                out.append(pick)
+                break
+    return out
+
+
+def score(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    groups: Sequence[str],
+    book: object,
+    keep: Sequence[int],
+    *,
+    alpha: float | None = None,
+) -> CodebookScore:
+    """Run the codebook with only themes ``keep`` on ``texts`` and score against ``labels``."""
+    from bot.analysis import OTHER, Codebook, Comment, apply_codebook
+
+    themes = tuple(book.themes[i] for i in keep)  # type: ignore[attr-defined]
+    partial = Codebook(themes)
+    comments = [
+        Comment(str(i), t, g, f"p{i}") for i, (t, g) in enumerate(zip(texts, groups, strict=True))
+    ]
+    kwargs = {} if alpha is None else {"alpha": alpha}
+    result = apply_codebook(comments, partial, **kwargs)
+    name_of = {t.theme_id: t.name for t in themes}
+    pred = np.array([name_of.get(a.theme_id, OTHER) for a in result.assignments])
+    lab = np.array(labels)
+    in_book = np.isin(lab, [t.name for t in themes])
+    placed = pred != OTHER
+    precision = float((pred[placed] == lab[placed]).mean()) if placed.any() else 0.0
+    recall = float((pred[in_book] == lab[in_book]).mean()) if in_book.any() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    off = ~in_book
+    other_share = float((~placed[off]).mean()) if off.any() else float("nan")
+    right = np.where(in_book, pred == lab, ~placed)
+    return CodebookScore(
+        tuple(t.name for t in themes), precision, recall, f1, other_share, float(right.mean())
+    )
