@@ -127,8 +127,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=10_000, help="participants (default 10000)")
     parser.add_argument("--rate", type=float, default=30.0, help="msg/s the double accepts")
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--concurrency", type=int, default=32)
+    defaults = SchedulerOptions()
+    parser.add_argument("--batch", type=int, default=defaults.batch)
+    parser.add_argument("--concurrency", type=int, default=defaults.concurrency)
     args = parser.parse_args()
 
     url = os.environ.get("LISTENING_BENCH_DB")

@@ -226,6 +226,11 @@ class OutboxRow(Base):
     and ``flow_progress`` track (the same, or ``key#occurrence`` for a recurring cron entry).
     ``payload`` holds the rendered messages and address between preparing and sending, so a retry
     re-sends exactly what the engine decided; it is cleared once sent.
+
+    ``attempt_at`` is set (and committed) just before message ``parts_sent`` is handed to the
+    platform and cleared when the result is recorded: a row found with it set after its sender
+    died may have been delivered, so that part is counted in ``uncertain_parts`` and never sent
+    again (see :mod:`bot.scheduling.outbox`).
     """
 
     __tablename__ = "outbox"
@@ -253,6 +258,8 @@ class OutboxRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     parts_sent: Mapped[int] = mapped_column(Integer, default=0)
+    uncertain_parts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     claimed_by: Mapped[str | None] = mapped_column(String(64))

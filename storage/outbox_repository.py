@@ -21,6 +21,12 @@ from storage.models import (
     Response,
 )
 
+UNCERTAIN_NOTE = (
+    "may have been delivered: the sender stopped after handing it to the platform and before "
+    "recording the answer; not sent again"
+)
+"""``last_error`` of a part that may or may not have arrived (shown by ``status`` as uncertain)."""
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxTarget:
@@ -87,6 +93,27 @@ class OutboxItem:
     payload: dict[str, Any] | None
     sent_at: datetime | None = None
     timezone: str | None = None
+    uncertain_parts: int = 0
+    attempt_at: datetime | None = None
+    claimed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """What :meth:`OutboxRepo.recover` did with sends whose sender stopped holding them.
+
+    ``released``: never handed to the platform, back to ``pending`` to be sent.
+    ``uncertain``: a part may have been delivered; finished as ``uncertain``, not repeated.
+    ``resumed``: a part may have been delivered and later parts were not; those are sent.
+    """
+
+    released: int = 0
+    uncertain: int = 0
+    resumed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.released + self.uncertain + self.resumed
 
 
 def _outbox_item(row: OutboxRow) -> OutboxItem:
@@ -110,6 +137,9 @@ def _outbox_item(row: OutboxRow) -> OutboxItem:
         row.payload,
         row.sent_at,
         row.timezone,
+        row.uncertain_parts or 0,
+        row.attempt_at,
+        row.claimed_by,
     )
 
 
@@ -301,14 +331,11 @@ class OutboxRepo:
         return _aware(value)
 
     # -- sending --------------------------------------------------------------------------------
-    def _claimable(self, now: datetime, platforms: Sequence[str]) -> Any:
-        return and_(
-            OutboxRow.platform.in_(list(platforms)),
-            or_(
-                and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
-                and_(OutboxRow.status == "sending", OutboxRow.lease_until <= now),
-            ),
-        )
+    def _locked(self, query: Any) -> Any:
+        """``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's write lock already serialises."""
+        if self.session.bind.dialect.name == "postgresql":
+            return query.with_for_update(skip_locked=True)
+        return query
 
     async def claim(
         self,
@@ -318,19 +345,23 @@ class OutboxRepo:
         platforms: Sequence[str],
         limit: int,
     ) -> list[OutboxItem]:
-        """Take up to ``limit`` due sends for ``holder`` until ``lease_until``.
+        """Take up to ``limit`` due ``pending`` sends for ``holder`` until ``lease_until``.
 
         On PostgreSQL concurrent senders skip each other's rows (``FOR UPDATE SKIP LOCKED``);
-        SQLite ignores the locking clause and relies on a single sender process.
+        on SQLite the transaction holds the database's write lock. A claim that lapsed is not
+        claimable here: :meth:`recover` first decides what it becomes.
         """
         if not platforms:
             return []
-        due = (
+        due = self._locked(
             select(OutboxRow.id)
-            .where(self._claimable(now, platforms))
+            .where(
+                OutboxRow.platform.in_(list(platforms)),
+                OutboxRow.status == "pending",
+                OutboxRow.next_attempt_at <= now,
+            )
             .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
         ids = list((await self.session.scalars(due)).all())
         if not ids:
@@ -338,7 +369,13 @@ class OutboxRepo:
         await self.session.execute(
             update(OutboxRow)
             .where(OutboxRow.id.in_(ids))
-            .values(status="sending", claimed_by=holder, lease_until=lease_until, updated_at=now)
+            .values(
+                status="sending",
+                claimed_by=holder,
+                lease_until=lease_until,
+                attempt_at=None,
+                updated_at=now,
+            )
             .execution_options(synchronize_session=False)
         )
         rows = await self.session.scalars(
@@ -349,23 +386,134 @@ class OutboxRepo:
         )
         return [_outbox_item(r) for r in rows]
 
-    async def release_all(self, now: datetime) -> int:
-        """Give back every claimed send (only safe when no other sender can be running)."""
+    async def renew(self, holder: str, now: datetime, lease_until: datetime) -> int:
+        """Extend every lease ``holder`` has (its heartbeat); returns how many it holds."""
         result = await self.session.execute(
             update(OutboxRow)
-            .where(OutboxRow.status == "sending")
+            .where(OutboxRow.claimed_by == holder, OutboxRow.status == "sending")
+            .values(lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def mark_attempts(
+        self,
+        holder: str,
+        marks: Sequence[tuple[int, int, int]],
+        now: datetime,
+        lease_until: datetime,
+    ) -> set[int]:
+        """Note that part ``parts_sent`` of each ``(id, parts_sent, uncertain_parts)`` is about
+        to go to the platform; returns the ids still claimed by ``holder`` (only those may be
+        sent: another process may have taken over a claim that lapsed)."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for outbox_id, parts, uncertain in marks:
+            groups.setdefault((parts, uncertain), []).append(outbox_id)
+        owned: set[int] = set()
+        for (parts, uncertain), ids in groups.items():
+            result = await self.session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id.in_(ids),
+                    OutboxRow.claimed_by == holder,
+                    OutboxRow.status == "sending",
+                )
+                .values(
+                    attempt_at=now,
+                    parts_sent=parts,
+                    uncertain_parts=uncertain,
+                    lease_until=lease_until,
+                    updated_at=now,
+                )
+                .returning(OutboxRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            owned.update(result.scalars().all())
+        return owned
+
+    async def recover(
+        self, now: datetime, *, everyone: bool = False, exclude_holder: str | None = None
+    ) -> Recovered:
+        """Settle claimed sends whose sender stopped renewing its lease (or died).
+
+        A row marked as being attempted may have reached the platform: that part is counted
+        uncertain and never sent again; the row finishes as ``uncertain`` or, when later parts
+        remain, goes back to ``pending`` for them. A row never attempted goes back to
+        ``pending`` as it was. ``everyone`` settles every claim whatever its lease (SQLite at
+        start-up, where a file lock proves no other sender is alive).
+        """
+        query = select(OutboxRow).where(OutboxRow.status == "sending")
+        if not everyone:
+            query = query.where(OutboxRow.lease_until <= now)
+        if exclude_holder is not None:
+            query = query.where(
+                or_(OutboxRow.claimed_by.is_(None), OutboxRow.claimed_by != exclude_holder)
+            )
+        rows = list(
+            await self.session.scalars(
+                self._locked(query.order_by(OutboxRow.id)).execution_options(populate_existing=True)
+            )
+        )
+        released: list[int] = []
+        uncertain = resumed = 0
+        for row in rows:
+            if row.attempt_at is None:
+                released.append(row.id)
+                continue
+            parts = row.parts_sent + 1
+            total = len((row.payload or {}).get("messages", [])) or parts
+            values: dict[str, Any] = {
+                "parts_sent": parts,
+                "uncertain_parts": (row.uncertain_parts or 0) + 1,
+                "attempts": row.attempts + 1,
+                "attempt_at": None,
+                "claimed_by": None,
+                "lease_until": None,
+                "updated_at": now,
+            }
+            if parts >= total:
+                uncertain += 1
+                values.update(status="uncertain", payload=None, last_error=UNCERTAIN_NOTE)
+                values.update(sent_at=now)
+            else:
+                resumed += 1
+                values.update(status="pending", next_attempt_at=now, last_error=UNCERTAIN_NOTE)
+            await self._set(row.id, **values)
+        if released:
+            await self.session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(released))
+                .values(status="pending", claimed_by=None, lease_until=None, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return Recovered(len(released), uncertain, resumed)
+
+    async def release_unattempted(self, holder: str, ids: Sequence[int], now: datetime) -> int:
+        """Give back claimed sends ``holder`` never handed to the platform (e.g. it stopped)."""
+        if not ids:
+            return 0
+        result = await self.session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id.in_(list(ids)),
+                OutboxRow.claimed_by == holder,
+                OutboxRow.status == "sending",
+                OutboxRow.attempt_at.is_(None),
+            )
             .values(status="pending", claimed_by=None, lease_until=None, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def _set(self, outbox_id: int, **values: Any) -> None:
-        await self.session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == outbox_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+    async def _set(self, outbox_id: int, holder: str | None = None, **values: Any) -> bool:
+        """Update one row; with ``holder``, only while that sender still holds its claim."""
+        query = update(OutboxRow).where(OutboxRow.id == outbox_id)
+        if holder is not None:
+            query = query.where(OutboxRow.claimed_by == holder, OutboxRow.status == "sending")
+        result = await self.session.execute(
+            query.values(**values).execution_options(synchronize_session=False)
         )
+        return bool(getattr(result, "rowcount", 1))
 
     async def set_payload(self, outbox_id: int, payload: dict[str, Any], now: datetime) -> None:
         await self._set(outbox_id, payload=payload, updated_at=now)
@@ -391,25 +539,35 @@ class OutboxRepo:
         detail: str | None = None,
         attempts: int | None = None,
         parts_sent: int | None = None,
+        uncertain_parts: int | None = None,
         platform_msg_id: str | None = None,
-    ) -> None:
-        """Close a send for good (sent, queued, cancelled, missed, failed) and drop its payload."""
+        holder: str | None = None,
+    ) -> bool:
+        """Close a send for good (sent, uncertain, queued, cancelled, missed, failed) and drop
+        its payload; with ``holder``, only while that sender still holds the claim.
+
+        Returns:
+            False when ``holder`` no longer held it (another sender settled it meanwhile).
+        """
         values: dict[str, Any] = {
             "status": status,
             "last_error": detail,
             "payload": None,
             "claimed_by": None,
             "lease_until": None,
+            "attempt_at": None,
             "updated_at": now,
         }
-        if status == "sent":
+        if status in ("sent", "uncertain"):
             values["sent_at"] = now
             values["platform_msg_id"] = platform_msg_id
         if attempts is not None:
             values["attempts"] = attempts
         if parts_sent is not None:
             values["parts_sent"] = parts_sent
-        await self._set(outbox_id, **values)
+        if uncertain_parts is not None:
+            values["uncertain_parts"] = uncertain_parts
+        return await self._set(outbox_id, holder, **values)
 
     async def retry_later(
         self,
@@ -420,17 +578,22 @@ class OutboxRepo:
         attempts: int,
         parts_sent: int,
         next_attempt_at: datetime,
-    ) -> None:
+        uncertain_parts: int = 0,
+        holder: str | None = None,
+    ) -> bool:
         """Record a failed attempt and when to try again (the payload is kept)."""
-        await self._set(
+        return await self._set(
             outbox_id,
+            holder,
             status="pending",
             attempts=attempts,
             parts_sent=parts_sent,
+            uncertain_parts=uncertain_parts,
             last_error=error,
             next_attempt_at=next_attempt_at,
             claimed_by=None,
             lease_until=None,
+            attempt_at=None,
             updated_at=now,
         )
 

@@ -31,8 +31,9 @@ from storage.outbox_repository import CampaignStatusRepo, GroupStatus, OutboxRep
 
 PARTICIPATION = ("enrolled", "prompted", "answered", "finished", "opted out", "imported")
 """People per group; ``imported`` counts comments loaded with ``import`` (not people)."""
-SENDS = ("pending", "sent", "failed", "missed", "queued", "cancelled")
-"""Outbox rows per group and status (``pending`` includes sends being attempted)."""
+SENDS = ("pending", "sent", "failed", "missed", "uncertain", "queued", "cancelled")
+"""Outbox rows per group and status (``pending`` includes sends being attempted; ``uncertain``
+may have arrived and is never repeated: see the README's delivery guarantees)."""
 _SEND_STATUSES = {"pending": ("pending", "sending")}
 
 

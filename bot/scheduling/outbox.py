@@ -1,24 +1,43 @@
 """Sending the outbox: claim due rows, let the engine decide the messages, send, record the result.
 
-Each send goes through three steps so nothing is lost or sent twice:
+Each send goes through these steps:
 
-1. **claim and prepare** (one transaction): due rows are reserved for this process with a lease
-   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL); for each, the engine starts, queues or re-prompts
-   the flow and the rendered messages are stored in the row;
-2. **send**, outside any transaction, through the participant's adapter;
-3. **record**: ``sent`` only after the adapter returned; a failure keeps the stored messages and
-   retries with backoff, and after ``max_attempts`` the row is ``failed`` with the last error.
+1. **claim and prepare** (one transaction): due ``pending`` rows are reserved for this process
+   with a short lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL); for each, the engine starts,
+   queues or re-prompts the flow and the rendered messages are stored in the row;
+2. **mark**: before each message (part) of a row goes to the platform, ``attempt_at`` is set and
+   *committed* (:mod:`bot.scheduling.send_journal` groups these commits);
+3. **send**, outside any transaction, through the participant's adapter;
+4. **record**: ``sent`` once the adapter returned (committed with the next group, usually within
+   one commit's time); a failure clears the mark, keeps the stored messages and retries with
+   backoff, and after ``max_attempts`` the row is ``failed`` with the last error.
 
-A crash between 2 and 3 is the one window where a prompt can go out twice (the lease expires and
-the stored messages are sent again); platforms offer no idempotency key to close it.
+The guarantee, on SQLite and PostgreSQL alike, wherever the process is killed:
+
+* a part is handed to the platform only after its mark is durable, so the parts that *may* have
+  been delivered without a recorded result are exactly the rows found marked and unrecorded;
+* such a part is never sent again: the row becomes ``uncertain`` (``status`` counts it), or, when
+  later parts remain, those are sent and the row ends ``uncertain``; the reminder machinery
+  re-asks anyone whose flow then stays unfinished;
+* rows claimed but never marked were certainly not sent, and go back to ``pending``;
+* an adapter that raises means the platform did not take the message (retried); one that may
+  have taken it reports an ``uncertain`` :class:`~bot.events.DeliveryOutcome` instead (a timeout
+  after sending), which is recorded the same way and not repeated.
+
+Who settles a dead sender's claims: on SQLite (one sender, enforced by a file lock) the next
+start settles every claim at once; on PostgreSQL any process settles claims whose lease lapsed.
+Leases are short (``SchedulerOptions.lease``, default 10 s) and renewed by a heartbeat while the
+sender works, so a dead process's work passes to another within seconds. A sender only marks,
+and only records, rows it still holds, so a claim taken over after a lapse is never sent twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -34,12 +53,15 @@ from bot.flows import messages as say
 from bot.flows.state import ConversationState
 from bot.scheduling.plan import SchedulerOptions, participant_tz
 from bot.scheduling.preview import defer_past_quiet_hours, in_quiet_hours
+from bot.scheduling.send_journal import MarkRefused, Record, SendJournal
 from bot.timeparse import format_duration
-from storage.outbox_repository import OutboxItem, OutboxRepo
+from storage.outbox_repository import UNCERTAIN_NOTE, OutboxItem, OutboxRepo
 from storage.repositories import EnrolmentRepo, StateRepo
 
 log = logging.getLogger(__name__)
-_Record = Callable[[OutboxRepo], Awaitable[None]]
+
+PREPARE_CHUNK = 4
+"""Claimed rows prepared per transaction: short enough that marks never wait long for it."""
 
 _current_send: contextvars.ContextVar[list[DeliveryOutcome] | None] = contextvars.ContextVar(
     "outbox_send", default=None
@@ -67,12 +89,15 @@ class DeliveryReport:
 
     claimed: int = 0
     sent: int = 0
+    uncertain: int = 0
     queued: int = 0
     held: int = 0
     retried: int = 0
     failed: int = 0
     missed: int = 0
     cancelled: int = 0
+    recovered: int = 0
+    taken_over: int = 0
 
 
 class OutboxSender:
@@ -101,6 +126,12 @@ class OutboxSender:
         self.clock = clock
         self.options = options
         self.holder = holder
+        bind = sessionmaker.kw.get("bind")
+        self._one_writer = bind is not None and bind.dialect.name == "sqlite"
+        """SQLite has one write lock for the whole file: preparing waits for the journal."""
+        self.held: set[int] = set()
+        """Rows this sender has claimed and not yet settled (what its heartbeat keeps)."""
+        self.last_renewal: datetime | None = None
 
     @property
     def platforms(self) -> list[str]:
@@ -111,73 +142,118 @@ class OutboxSender:
 
         The next batch is claimed and prepared while the previous one is being sent, so a
         rate-limited platform is kept busy instead of waiting for the database between batches.
+        Every claim lapsed by another (dead) sender is settled first, in the same transactions.
         """
         report = DeliveryReport()
         sending: asyncio.Task[None] | None = None
+        journal = SendJournal(self.sessionmaker, self.clock, self.holder, self.options.lease)
+        heartbeat = asyncio.create_task(self._heartbeat(), name="outbox-heartbeat")
         try:
-            while True:
-                claimed, ready = await self._claim_and_prepare(report)
-                if sending is not None:
-                    await sending
-                    sending = None
-                if ready:
-                    sending = asyncio.create_task(self._send_all(ready, report))
-                if claimed < self.options.batch:
-                    break
+            async with journal:
+                try:
+                    while True:
+                        claimed, ready = await self._claim_and_prepare(report, journal)
+                        if sending is not None:
+                            await sending
+                            sending = None
+                        if ready:
+                            sending = asyncio.create_task(self._send_all(ready, report, journal))
+                        if claimed < self.options.batch:
+                            break
+                finally:
+                    if sending is not None:
+                        await sending
         finally:
-            if sending is not None:
-                await sending
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            await self._release_leftovers()
         return report
 
-    async def _send_all(self, ready: list[OutboxItem], report: DeliveryReport) -> None:
-        """Send a claimed batch; results are committed in small groups while sends go on.
+    async def _heartbeat(self) -> None:
+        """Renew this sender's leases every third of a lease while it works."""
+        every = max(self.options.lease.total_seconds() / 3, 0.1)
+        while True:
+            await asyncio.sleep(every)
+            if not self.held:
+                continue
+            now = self.clock.now()
+            try:
+                async with self.sessionmaker.begin() as session:
+                    await OutboxRepo(session).renew(self.holder, now, now + self.options.lease)
+                self.last_renewal = now
+            except Exception as exc:  # noqa: BLE001 - tried again; a lapse is safe, only slower
+                log.warning("outbox: renewing leases failed (%s)", type(exc).__name__)
 
-        One commit per send would cap throughput at the disk's fsync rate (about 30 a second on
-        SQLite here); the recorder instead writes whatever results arrived while its previous
-        commit ran, so a crash can repeat at most the sends of one in-flight commit.
-        """
+    async def _release_leftovers(self) -> None:
+        """Give back rows still claimed after a pass (a mark the database refused)."""
+        if not self.held:
+            return
+        try:
+            async with self.sessionmaker.begin() as session:
+                await OutboxRepo(session).release_unattempted(
+                    self.holder, sorted(self.held), self.clock.now()
+                )
+        except Exception as exc:  # noqa: BLE001 - their leases lapse and anyone settles them
+            log.warning("outbox: giving back unsent claims failed (%s)", type(exc).__name__)
+        self.held.clear()
+
+    async def _send_all(
+        self, ready: list[OutboxItem], report: DeliveryReport, journal: SendJournal
+    ) -> None:
+        """Send a claimed batch, ``concurrency`` rows at a time; results go to the journal."""
         semaphore = asyncio.Semaphore(self.options.concurrency)
-        results: asyncio.Queue[_Record | None] = asyncio.Queue()
-        recorder = asyncio.create_task(self._record(results))
 
         async def one(item: OutboxItem) -> None:
             async with semaphore:
-                await results.put(await self._send(item, report))
+                record = await self._send(item, report, journal)
+            if record is not None:
+                journal.record(record)
+            self.held.discard(item.id)
 
-        try:
-            await asyncio.gather(*(one(item) for item in ready))
-        finally:
-            await results.put(None)
-            await recorder
-
-    async def _record(self, results: asyncio.Queue[_Record | None]) -> None:
-        done = False
-        while not done:
-            group = [await results.get()]
-            while not results.empty():
-                group.append(results.get_nowait())
-            done = None in group
-            records = [r for r in group if r is not None]
-            if records:
-                async with self.sessionmaker.begin() as session:
-                    repo = OutboxRepo(session)
-                    for record in records:
-                        await record(repo)
+        await asyncio.gather(*(one(item) for item in ready))
 
     # -- 1. claim and prepare -------------------------------------------------------------------
-    async def _claim_and_prepare(self, report: DeliveryReport) -> tuple[int, list[OutboxItem]]:
+    async def _claim_and_prepare(
+        self, report: DeliveryReport, journal: SendJournal | None = None
+    ) -> tuple[int, list[OutboxItem]]:
+        """Settle lapsed claims and claim a batch (one short transaction), then prepare it in
+        small transactions, so marks and results of the batch being sent are never held up
+        for long behind the database's write lock (SQLite has one for the whole file)."""
         now = self.clock.now()
-        ready: list[OutboxItem] = []
         async with self.sessionmaker.begin() as session:
             repo = OutboxRepo(session)
+            recovered = await repo.recover(now, exclude_holder=self.holder if self.held else None)
             items = await repo.claim(
                 now, self.holder, now + self.options.lease, self.platforms, self.options.batch
             )
-            report.claimed += len(items)
-            for item in items:
-                prepared = await self._prepare(session, repo, item, now, report)
-                if prepared is not None:
-                    ready.append(prepared)
+        if recovered.total:
+            report.recovered += recovered.total
+            report.uncertain += recovered.uncertain
+            log.warning(
+                "outbox: settled %d send(s) a stopped sender held: %d back to pending, "
+                "%d uncertain (not repeated), %d resumed after an uncertain part",
+                recovered.total,
+                recovered.released,
+                recovered.uncertain,
+                recovered.resumed,
+            )
+        report.claimed += len(items)
+        self.held.update(item.id for item in items)
+        ready: list[OutboxItem] = []
+        for start in range(0, len(items), PREPARE_CHUNK):
+            if journal is not None and self._one_writer:
+                await journal.idle()  # the sends under way write first
+            settled: list[int] = []
+            async with self.sessionmaker.begin() as session:
+                repo = OutboxRepo(session)
+                for item in items[start : start + PREPARE_CHUNK]:
+                    prepared = await self._prepare(session, repo, item, now, report)
+                    if prepared is None:
+                        settled.append(item.id)
+                    else:
+                        ready.append(prepared)
+            self.held.difference_update(settled)
         return len(items), ready
 
     async def _prepare(
@@ -267,21 +343,32 @@ class OutboxSender:
             return "cancelled", "already under way (started when they joined or earlier)"
         return "cancelled", f"not offered (participant is {state.stage})"
 
-    # -- 2 and 3. send and record ---------------------------------------------------------------
-    async def _send(self, item: OutboxItem, report: DeliveryReport) -> _Record:
-        """Send one row's messages; returns how to record the outcome."""
+    # -- 2, 3 and 4. mark, send and record -----------------------------------------------------
+    async def _send(
+        self, item: OutboxItem, report: DeliveryReport, journal: SendJournal
+    ) -> Record | None:
+        """Send one row's remaining messages, each after its durable mark; returns how to
+        record the outcome (None when another sender took the row over)."""
         assert item.payload is not None
         address = Address(**item.payload["address"])
         messages = [outbound_from_json(m) for m in item.payload["messages"]]
-        parts = item.parts_sent
+        parts, uncertain = item.parts_sent, item.uncertain_parts
         msg_id: str | None = None
         attempts = item.attempts + 1
+        note: str | None = None
         try:
             adapter = self.adapters.get(address.platform)
             if adapter is None:
                 raise AdapterError(f"no {address.platform} adapter is running in this process")
-            uncertain = None
             for message in messages[parts:]:
+                try:
+                    owned = await journal.mark(item.id, parts, uncertain)
+                except MarkRefused as exc:
+                    return self._unmarked(item, parts, uncertain, exc)
+                if not owned:
+                    report.taken_over += 1
+                    log.warning("outbox send %s was taken over by another sender", item.id)
+                    return None
                 outcomes: list[DeliveryOutcome] = []
                 token = _current_send.set(outcomes)
                 try:
@@ -292,26 +379,55 @@ class OutboxSender:
                 if any(o.status == "failed" for o in bad):
                     raise AdapterError(bad[-1].error or "the platform did not accept the message")
                 if bad:
-                    uncertain = bad[-1].error or "the platform may have accepted it"
+                    uncertain += 1
+                    note = bad[-1].error or "the platform may have accepted it"
                 parts += 1
         except Exception as exc:  # noqa: BLE001 - any adapter failure is one failed attempt
-            return self._failed(item, exc, attempts, parts, report)
-        report.sent += 1
+            return self._failed(item, exc, attempts, parts, uncertain, report)
         now = self.clock.now()
-        detail = f"uncertain, not repeated: {uncertain}" if uncertain else None
+        status = "uncertain" if uncertain else "sent"
+        detail = None
+        if uncertain:
+            report.uncertain += 1
+            detail = f"uncertain, not repeated: {note or UNCERTAIN_NOTE}"
+        else:
+            report.sent += 1
 
         async def record(repo: OutboxRepo) -> None:
-            await repo.finish(
+            kept = await repo.finish(
                 item.id,
-                "sent",
+                status,
                 now,
                 attempts=attempts,
                 parts_sent=parts,
+                uncertain_parts=uncertain,
                 platform_msg_id=msg_id,
                 detail=detail,
+                holder=self.holder,
             )
+            if not kept:  # our claim lapsed and another sender settled it as uncertain
+                log.warning("outbox send %s went out after its claim lapsed", item.id)
 
         return record
+
+    def _unmarked(self, item: OutboxItem, parts: int, uncertain: int, exc: MarkRefused) -> Record:
+        """The database did not take a mark: nothing more was sent; try again shortly."""
+        now = self.clock.now()
+        error = f"the database did not record the send: {exc}"
+
+        async def later(repo: OutboxRepo) -> None:
+            await repo.retry_later(
+                item.id,
+                now,
+                error=error,
+                attempts=item.attempts,
+                parts_sent=parts,
+                uncertain_parts=uncertain,
+                next_attempt_at=now + self.options.backoff,
+                holder=self.holder,
+            )
+
+        return later
 
     def _failed(
         self,
@@ -319,8 +435,9 @@ class OutboxSender:
         exc: Exception,
         attempts: int,
         parts: int,
+        uncertain: int,
         report: DeliveryReport,
-    ) -> _Record:
+    ) -> Record:
         now = self.clock.now()
         error = f"{type(exc).__name__}: {exc}"
         permanent = bool(getattr(exc, "permanent", False))
@@ -334,7 +451,14 @@ class OutboxSender:
 
             async def give_up(repo: OutboxRepo) -> None:
                 await repo.finish(
-                    item.id, "failed", now, detail=detail, attempts=attempts, parts_sent=parts
+                    item.id,
+                    "failed",
+                    now,
+                    detail=detail,
+                    attempts=attempts,
+                    parts_sent=parts,
+                    uncertain_parts=uncertain,
+                    holder=self.holder,
                 )
 
             return give_up
@@ -350,7 +474,9 @@ class OutboxSender:
                 error=error,
                 attempts=attempts,
                 parts_sent=parts,
+                uncertain_parts=uncertain,
                 next_attempt_at=now + wait,
+                holder=self.holder,
             )
 
         return retry

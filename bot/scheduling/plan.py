@@ -44,9 +44,12 @@ class SchedulerOptions:
         horizon: how far ahead sends are planned (so ``status`` shows them as pending).
         max_attempts: attempts before a send is given up as ``failed`` with its last error.
         backoff: wait after the first failed attempt; doubles each time up to ``max_backoff``.
-        lease: how long a claimed send stays reserved for the process that claimed it.
+        lease: how long a claimed send stays reserved without a renewal; the sender renews
+            it every third of this while it works, so a dead process's claims pass to another
+            sender this long after it died.
         batch: sends claimed per database transaction.
-        concurrency: sends handed to adapters at once (the adapters do the rate limiting).
+        concurrency: sends handed to adapters at once (the adapters do the rate limiting);
+            also the most sends a kill can leave ``uncertain`` in one process.
         max_catch_up: old cron occurrences recorded as missed at most, per entry and restart.
     """
 
@@ -56,9 +59,9 @@ class SchedulerOptions:
     max_attempts: int = 5
     backoff: timedelta = timedelta(seconds=30)
     max_backoff: timedelta = timedelta(hours=1)
-    lease: timedelta = timedelta(minutes=10)
+    lease: timedelta = timedelta(seconds=10)
     batch: int = 100
-    concurrency: int = 16
+    concurrency: int = 4
     max_catch_up: int = 50
 
     @classmethod

@@ -6,8 +6,13 @@ are rebuilt at every start from the config (one job per ``at``/``cron`` entry, s
 that polls for new enrolments, reminders and retries. Nothing is pickled, so a restart never
 runs stale jobs, and the outbox's uniqueness makes a repeated tick harmless.
 
-Several processes may share one PostgreSQL database (rows are claimed with ``SKIP LOCKED``); on
-SQLite only one process may run the scheduler, enforced by a lock file next to the database.
+Several processes may share one PostgreSQL database (rows are claimed with ``SKIP LOCKED`` and
+short leases renewed by a heartbeat, so a dead process's claims pass to another within seconds;
+see :mod:`bot.scheduling.outbox`); on SQLite only one process may run the scheduler, enforced by
+a lock file next to the database, and it settles every claim left behind when it starts.
+
+:meth:`CampaignScheduler.state` is a cheap snapshot for a health check to read, and
+:meth:`CampaignScheduler.health` its verdict as ``(healthy, reason)``.
 
 Usage::
 
@@ -48,7 +53,13 @@ from storage.outbox_repository import OutboxRepo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CampaignScheduler", "SchedulerLockError", "SchedulerOptions", "TickReport"]
+__all__ = [
+    "CampaignScheduler",
+    "SchedulerLockError",
+    "SchedulerOptions",
+    "SchedulerState",
+    "TickReport",
+]
 
 
 class SchedulerLockError(BotError):
@@ -69,6 +80,52 @@ class TickReport:
     planned: int
     delivery: DeliveryReport
     channel_posts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerState:
+    """What a health check may report about this process's scheduler; reading it costs nothing
+    (no database query), so a load balancer may poll it as often as it likes.
+
+    Args:
+        running: started and not stopping.
+        holder: this process's name in the outbox's ``claimed_by``.
+        last_tick_at: when the last pass (plan, send, channel prompts) finished without error.
+        last_error_at: when a pass last raised (None if never); compare with ``last_tick_at``.
+        tick_started_at: when the pass under way began (None when idle).
+        leases_held: outbox rows this process has claimed and not yet settled.
+        last_lease_renewal_at: when the heartbeat last renewed those leases.
+        lease_seconds: how long a claim survives without a renewal.
+    """
+
+    running: bool
+    holder: str
+    last_tick_at: datetime | None
+    last_error_at: datetime | None
+    tick_started_at: datetime | None
+    leases_held: int
+    last_lease_renewal_at: datetime | None
+    lease_seconds: float
+
+    @property
+    def ticking(self) -> bool:
+        return self.tick_started_at is not None
+
+    def assess(self, now: datetime, *, stale_after: timedelta) -> tuple[bool, str]:
+        """Healthy or not, and why in a few words (no ids): running, and a pass finished within
+        ``stale_after`` or one under way is making progress (a long fan-out renews its leases).
+        """
+        if not self.running:
+            return False, "not running"
+        if self.last_tick_at is not None and now - self.last_tick_at <= stale_after:
+            return True, "running"
+        if self.tick_started_at is not None:
+            if now - self.tick_started_at <= stale_after:
+                return True, "running (a pass is under way)"
+            renewed = self.last_lease_renewal_at
+            if renewed is not None and now - renewed <= stale_after:
+                return True, "running (sending a long fan-out)"
+        return False, "no scheduler pass has finished recently"
 
 
 class _SqliteLock:
@@ -163,6 +220,9 @@ class CampaignScheduler:
         )
         self._started = False
         self._stopping = False
+        self._last_tick_at: datetime | None = None
+        self._last_error_at: datetime | None = None
+        self._tick_started_at: datetime | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def __aenter__(self) -> CampaignScheduler:
@@ -182,11 +242,19 @@ class CampaignScheduler:
             self._lock.acquire()
         try:
             if self._sqlite:
-                # We hold the only lock, so sends claimed by a process that died are ours now.
+                # We hold the only lock, so sends claimed by a process that died are ours to
+                # settle now: unmarked ones go back to pending, marked ones become uncertain.
                 async with self.sessionmaker.begin() as session:
-                    released = await OutboxRepo(session).release_all(self.clock.now())
-                if released:
-                    log.warning("recovered %s send(s) left mid-way by a stopped process", released)
+                    found = await OutboxRepo(session).recover(self.clock.now(), everyone=True)
+                if found.total:
+                    log.warning(
+                        "settled %d send(s) left mid-way by a stopped process: %d back to "
+                        "pending, %d uncertain (not repeated), %d resumed after an uncertain part",
+                        found.total,
+                        found.released,
+                        found.uncertain,
+                        found.resumed,
+                    )
             self._stopping = False
             self.rebuild_jobs()
             self.aps.start()
@@ -257,14 +325,41 @@ class CampaignScheduler:
         else:
             log.warning("scheduler job %s missed %s", event.job_id, event.scheduled_run_time)
 
+    def state(self) -> SchedulerState:
+        """A snapshot of this scheduler's state for a health check (no I/O)."""
+        return SchedulerState(
+            running=self._started and not self._stopping,
+            holder=self.holder,
+            last_tick_at=self._last_tick_at,
+            last_error_at=self._last_error_at,
+            tick_started_at=self._tick_started_at,
+            leases_held=len(self.sender.held),
+            last_lease_renewal_at=self.sender.last_renewal,
+            lease_seconds=self.options.lease.total_seconds(),
+        )
+
+    def health(self) -> tuple[bool, str]:
+        """Healthy or not and why, for a readiness check: see :meth:`SchedulerState.assess`;
+        a pass counts as recent within three polls (at least a minute)."""
+        stale_after = max(self.options.poll * 3, timedelta(minutes=1))
+        return self.state().assess(self.clock.now(), stale_after=stale_after)
+
     async def tick(self) -> TickReport:
         """Plan what is due or soon due, send what is due now, post channel prompts."""
         async with self._tick_lock:
-            now = self.clock.now()
-            planned = await self.planner.plan(now)
-            delivery = await self.sender.deliver_due()
-            posts = await self._post_channel_prompts(now)
-            await self._schedule_wake()
+            self._tick_started_at = self.clock.now()
+            try:
+                now = self.clock.now()
+                planned = await self.planner.plan(now)
+                delivery = await self.sender.deliver_due()
+                posts = await self._post_channel_prompts(now)
+                await self._schedule_wake()
+            except Exception:
+                self._last_error_at = self.clock.now()
+                raise
+            finally:
+                self._tick_started_at = None
+            self._last_tick_at = self.clock.now()
             return TickReport(planned, delivery, posts)
 
     async def _schedule_wake(self) -> None:
