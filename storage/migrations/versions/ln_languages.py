@@ -1,7 +1,7 @@
 """participants.language and responses.language: each person's language, on every answer
 
 Revision ID: ln
-Revises: og
+Revises: ob
 Create Date: 2026-12-01 16:40:00
 
 Both columns are nullable and added in place (no batch rebuild on SQLite, which would cascade
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "ln"
-down_revision = "og"
+down_revision = "ob"
 branch_labels = None
 depends_on = None
 
