@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -28,6 +29,10 @@ from bot.cli._common import (
 )
 from bot.config import DEFAULT_CONFIG_PATH
 from bot.errors import BotError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.translations import StoredTranslation
 
 translations_app = typer.Typer(
     help="Hand the campaign's texts to a translator and read the translation back.",
@@ -106,9 +111,7 @@ def export_translations(
 
 @translations_app.command("import")
 def import_translations(
-    sheet_file: Annotated[
-        Path, typer.Argument(exists=False, dir_okay=False, help="The filled-in spreadsheet.")
-    ],
+    sheet_file: Annotated[Path, typer.Argument(dir_okay=False, help="The filled-in spreadsheet.")],
     config: ConfigOption = None,
 ) -> None:
     """Check a filled-in spreadsheet and keep its translations beside the config."""
@@ -184,7 +187,9 @@ def import_translations(
             out.print(f"  {label}: {text_id}", markup=False)
 
 
-def _option_clashes(settings, kept, lang: str) -> list[str]:  # type: ignore[no-untyped-def]
+def _option_clashes(
+    settings: Settings, kept: Mapping[str, StoredTranslation], lang: str
+) -> list[str]:
     """Two options of one question translated the same would make answers ambiguous."""
     clashes = []
     for flow in settings.flows:
