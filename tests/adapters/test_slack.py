@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -718,6 +719,46 @@ async def test_a_retry_reaching_another_worker_posts_no_reply_twice(
     posts = [p.get("text") for p in slack.received("chat.postMessage")]
     assert len(posts) == len(set(posts)) >= 1
     assert any("agree" in (text or "") for text in posts)
+
+
+async def test_replies_a_crash_cut_off_are_sent_once_when_the_bot_starts_again(
+    slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
+) -> None:
+    """The answer was committed but the process died before posting its replies: the next
+    start posts them, once; a start after that posts nothing more."""
+    settings = slack_settings(slack.api_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    from bot.events import Address, Inbound
+
+    committed = await dispatcher.handle(  # stored, as if the process died right after
+        Inbound(
+            platform="slack",
+            user_ref=LA_USER,
+            address=Address("slack", "D0LA00001"),
+            received_at=clock.now(),
+            kind="text",
+            text="hello",
+            platform_msg_id="D0LA00001:1700000000.000100",
+            group_hint="la",
+        )
+    )
+    assert committed and slack.received("chat.postMessage") == []
+    clock.advance(timedelta(seconds=5))
+    for _ in range(2):
+        adapter = SlackAdapter(
+            settings.slack,
+            clock,
+            host="127.0.0.1",
+            port=0,
+            interval=0.0,
+            ledger=dispatcher,
+            channel_prompts=ChannelPrompts(settings, sessionmaker, clock, platform="slack"),
+        )
+        await adapter.start(dispatcher.handle)
+        await adapter.drain()
+        await adapter.stop()
+    posts = [p.get("text") for p in slack.received("chat.postMessage")]
+    assert posts == [r.text for r in committed]
 
 
 async def test_invisible_thread_replies_are_not_stored(harness: Harness) -> None:

@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from tests.doubles.faults import FaultPlan, Injected
+
 BOT_USER = "UBOT0001"
 BOT_ID = "BBOT0001"
 TEAM = "T0TEAM001"
@@ -72,6 +74,8 @@ class SlackApiDouble:
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _ack_event: asyncio.Event | None = None
     _connected: asyncio.Event | None = None
+    fault_plan: FaultPlan | None = None
+    """Seeded random faults (see tests/doubles/faults.py); scripted ``plan`` ones win."""
 
     async def __aenter__(self) -> SlackApiDouble:
         self._ack_event = asyncio.Event()
@@ -138,6 +142,10 @@ class SlackApiDouble:
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         self.calls.append(Call(method, args, time.monotonic()))
+        if self.fault_plan is not None and not self._plans.get(method):
+            planned = self.fault_plan.decide(method, args.get("channel"), args.get("text"))
+            if planned is not None:
+                return await self._planned_fault(request, method, args, planned)
         plan = self._plans[method].pop(0) if self._plans.get(method) else Plan()
         if plan.delay:
             if plan.store and method == "chat.postMessage":
@@ -150,7 +158,30 @@ class SlackApiDouble:
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return _json({"ok": True})
-        return await handler(args)
+        response = await handler(args)
+        if self.fault_plan is not None and response.status == 200:
+            self.fault_plan.accepted(method, args.get("channel"), args.get("text"))
+        return response
+
+    async def _planned_fault(
+        self, request: web.Request, method: str, args: dict[str, Any], fault: Injected
+    ) -> web.Response:
+        """Apply a :class:`FaultPlan` decision the way Slack's edge would."""
+        assert self.fault_plan is not None
+        if fault.kind == "429":
+            wait = str(max(1, math.ceil(fault.retry_after)))
+            return _json({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": wait})
+        if fault.kind == "500":
+            return _json({"ok": False, "error": "internal_error"}, 500)
+        if fault.kind == "timeout":
+            # Slack took the post; the answer never reaches the client.
+            if method == "chat.postMessage":
+                self._store_post(args)
+                self.fault_plan.accepted(method, args.get("channel"), args.get("text"))
+            await asyncio.sleep(self.fault_plan.hold)
+        if request.transport is not None:
+            request.transport.abort()
+        raise web.HTTPInternalServerError()  # not written: the connection is gone
 
     async def _users_info(self, args: dict[str, Any]) -> web.Response:
         user = str(args.get("user") or "")

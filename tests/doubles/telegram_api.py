@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.doubles.faults import FaultPlan, Injected
+
 JSON = dict[str, Any]
 MESSAGE_METHODS = frozenset({"sendMessage", "editMessageReplyMarkup", "editMessageText"})
 """Calls Telegram's flood control counts as messages."""
@@ -110,6 +112,8 @@ class TelegramApiDouble:
         # Telegram app language per user (the update's from.language_code), when the test sets one.
         self.language_codes: dict[int, str] = {}
         self.closing = False
+        self.fault_plan: FaultPlan | None = None
+        """Seeded random faults (see tests/doubles/faults.py); scripted ``fail`` ones win."""
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -168,6 +172,10 @@ class TelegramApiDouble:
             self.unknown.append(method)
             call.status = 404
             return _error(404, f"Not Found: method {method} is not in the double")
+        if self.fault_plan is not None and not self.faults.get(method):
+            planned = self.fault_plan.decide(method, params.get("chat_id"), params.get("text"))
+            if planned is not None:
+                return await self._planned_fault(request, call, handler, params, planned)
         response = await self._misbehave(method, params, now)
         if response is None:
             try:
@@ -180,9 +188,39 @@ class TelegramApiDouble:
         if response.status == 429:
             call.retry_after = float(response.retry_after)  # type: ignore[attr-defined]
             self.flood_until = max(self.flood_until, now + call.retry_after)
+        elif response.status == 200 and self.fault_plan is not None:
+            self.fault_plan.accepted(method, params.get("chat_id"), params.get("text"))
         async with self._changed:
             self._changed.notify_all()
         return response
+
+    async def _planned_fault(
+        self, request: web.Request, call: Call, handler: Any, params: JSON, fault: Injected
+    ) -> web.Response:
+        """Apply a :class:`FaultPlan` decision (a 429 here is one chat's, not a global flood)."""
+        assert self.fault_plan is not None
+        if fault.kind == "429":
+            response = _flood(fault.retry_after)
+            call.status, call.retry_after = 429, float(fault.retry_after)
+            return response
+        if fault.kind == "500":
+            call.status = 500
+            return _error(500, "Internal Server Error")
+        if fault.kind == "timeout":
+            # Telegram took the message; the answer never reaches the client.
+            try:
+                await handler(params)
+            except _ApiError:
+                pass
+            else:
+                self.fault_plan.accepted(call.method, params.get("chat_id"), params.get("text"))
+            async with self._changed:
+                self._changed.notify_all()
+            await asyncio.sleep(self.fault_plan.hold)
+        call.status = 0  # no answer at all
+        if request.transport is not None:
+            request.transport.abort()
+        raise web.HTTPInternalServerError()  # not written: the connection is gone
 
     async def _misbehave(self, method: str, params: JSON, now: float) -> web.Response | None:
         queue = self.faults.get(method)

@@ -155,8 +155,13 @@ class SlackAdapter:
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self, sink: InboundSink) -> None:
-        """Check the token, then listen (HTTP endpoint or Socket Mode); returns once listening."""
+        """Check the token, then listen (HTTP endpoint or Socket Mode); returns once listening.
+
+        Replies that an earlier process committed but never sent (it was killed in between) go out
+        once, in the background, as soon as the bot listens again.
+        """
         self._sink = sink
+        self._started_at = self.clock.now()
         if self.channel_prompts is None:
             self.channel_prompts = _prompts_from(sink)
         if self.channel_prompts is not None:
@@ -176,6 +181,21 @@ class SlackAdapter:
         except BaseException:
             await self.stop()
             raise
+        self._spawn(self._resend_cut_off_replies())
+
+    async def _resend_cut_off_replies(self) -> None:
+        """Send the replies a crash cut off (committed, never claimed for sending), once.
+
+        Only messages handled before this start count, and each is claimed first, so a reply
+        another worker is sending, or may have sent, is never posted again.
+        """
+        if self.ledger is None:
+            return
+        pending = await self.ledger.unreplied(PLATFORM, self._started_at)
+        if pending:
+            log.warning("slack: sending %d reply batch(es) cut off by a restart", len(pending))
+        for item in pending:
+            await self._send_replies(item.address, list(item.replies), item.platform_msg_id)
 
     async def _start_http(self) -> None:
         webapp = web.Application()
