@@ -54,8 +54,7 @@ def score(
     groups: Sequence[str],
     book: object,
     keep: Sequence[int],
-    *,
-    alpha: float | None = None,
+    **options: object,
 ) -> CodebookScore:
     """Run the codebook with only themes ``keep`` on ``texts`` and score against ``labels``."""
     from bot.analysis import OTHER, Codebook, Comment, apply_codebook
@@ -65,8 +64,7 @@ def score(
     comments = [
         Comment(str(i), t, g, f"p{i}") for i, (t, g) in enumerate(zip(texts, groups, strict=True))
     ]
-    kwargs = {} if alpha is None else {"alpha": alpha}
-    result = apply_codebook(comments, partial, **kwargs)
+    result = apply_codebook(comments, partial, **options)  # type: ignore[arg-type]
     name_of = {t.theme_id: t.name for t in themes}
     pred = np.array([name_of.get(a.theme_id, OTHER) for a in result.assignments])
     lab = np.array(labels)

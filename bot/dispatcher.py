@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 MYDATA_SHOWN = 20
 # Replies cut off by a crash are sent on restart only if this recent; older ones would confuse.
 REPLAY_WINDOW = timedelta(days=1)
+# A typed invite code: 8 characters with an optional dash (bot.invites), or an older 12-character
+# code. Only a message of this shape from someone not yet taking part is looked up as one.
+_LOOKS_LIKE_CODE = re.compile(r"[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}|[A-Za-z0-9]{12}")
 
 
 def outbound_to_json(message: Outbound) -> dict[str, Any]:
@@ -262,12 +266,15 @@ class Dispatcher:
         else:
             participant, saved, has_state = found
         state = ConversationState.from_json(saved)
+        text = inbound.text or ""
+        if state.stage == "new" and _input_kind(inbound) == "text":
+            text = await self._typed_invite(session, text) or text
         event = UserInput(
-            text=inbound.text or "",
+            text=text,
             at=now,
             kind=_input_kind(inbound),
             file_id=inbound.file_id,
-            invite=await self._check_invite(session, inbound.text, now),
+            invite=await self._check_invite(session, text, now),
             group_hint=inbound.group_hint
             or (
                 await self._known_group(session, participant.id)
@@ -387,18 +394,37 @@ class Dispatcher:
     async def _check_invite(
         self, session: AsyncSession, text: str | None, now: datetime
     ) -> InviteCheck | None:
+        """The invite named by ``/start CODE``, read in any case, with or without the dash."""
         command = parse_command(text or "")
         if command is None or command[0] != "start" or not command[1]:
             return None
-        code = command[1].split()[0]
-        invite = await InviteRepo(session).get(code)
+        typed = "".join(command[1].split())
+        invite = await InviteRepo(session).find(typed)
         if invite is None or invite.campaign_id not in self.settings.campaign_by_id:
-            return InviteCheck(code, error="Sorry, that invite code isn't valid.")
+            return InviteCheck(typed, error="Sorry, that invite code isn't valid.")
+        if invite.revoked_at is not None:
+            return InviteCheck(
+                invite.code, error="Sorry, that invite code has been withdrawn by the organiser."
+            )
         if invite.expires_at is not None and now >= invite.expires_at:
-            return InviteCheck(code, error="Sorry, that invite code has expired.")
+            return InviteCheck(invite.code, error="Sorry, that invite code has expired.")
         if invite.max_uses is not None and invite.uses >= invite.max_uses:
-            return InviteCheck(code, error="Sorry, that invite code has already been used up.")
-        return InviteCheck(code, invite.campaign_id, invite.group_id)
+            return InviteCheck(
+                invite.code, error="Sorry, that invite code has already been used up."
+            )
+        return InviteCheck(invite.code, invite.campaign_id, invite.group_id)
+
+    async def _typed_invite(self, session: AsyncSession, text: str) -> str | None:
+        """``/start CODE`` for someone not yet taking part who typed just a code (``k7qm-3xrt``).
+
+        A poster or paper form shows the code itself; a person who opens the bot and types it
+        should join exactly as if they had followed the link.
+        """
+        candidate = "".join(text.split())
+        if not _LOOKS_LIKE_CODE.fullmatch(candidate):
+            return None
+        invite = await InviteRepo(session).find(candidate)
+        return f"/start {invite.code}" if invite is not None else None
 
     async def _apply(
         self,

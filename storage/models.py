@@ -174,6 +174,8 @@ class Response(Base):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The language the question was asked in (None: stored before languages, or imported).
     language: Mapped[str | None] = mapped_column(String(16))
+    # The `import` that loaded this answer (migration im_import_batches); None for chat answers.
+    import_batch_id: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class InboundLog(Base):
@@ -216,6 +218,27 @@ class Invite(Base):
     uses: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportBatch(Base):
+    """One run of `listening-bot import`: what file, when, by whom, so it can be listed or undone.
+
+    The responses it loaded carry its id in ``responses.import_batch_id``. Not a participant's
+    data: imported comments belong to nobody, and ``imported_by`` is the organiser's account.
+    """
+
+    __tablename__ = "import_batches"
+    __table_args__ = ({"info": {"personal": False}},)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(64), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    imported_by: Mapped[str] = mapped_column(String(128))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # -- scheduler: the outbox of planned sends (migration 0002_outbox) -----------------------------

@@ -47,6 +47,7 @@ class NewResponse:
     file_id: str | None = None
     source: str | None = None
     language: str | None = None
+    import_batch_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +76,23 @@ class InviteRef:
     max_uses: int | None
     uses: int
     expires_at: datetime | None
+    revoked_at: datetime | None = None
+    created_at: datetime | None = None
+
+    def uses_left(self) -> int | None:
+        """How many more people can join with this code; None when unlimited."""
+        return None if self.max_uses is None else max(self.max_uses - self.uses, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportBatchRef:
+    """One `import` run, as `listening-bot imports` lists it."""
+
+    id: str
+    campaign_id: str
+    file_name: str
+    source: str
+    fingerprint: str
+    rows: int
+    imported_by: str
+    imported_at: datetime

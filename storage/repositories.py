@@ -19,6 +19,7 @@ from storage.models import (
     ConversationRow,
     Enrolment,
     FlowProgress,
+    ImportBatch,
     InboundLog,
     Invite,
     Participant,
@@ -28,6 +29,7 @@ from storage.models import (
 from storage.records import (
     AddressRef,
     EnrolmentRef,
+    ImportBatchRef,
     InviteRef,
     NewResponse,
     ParticipantRef,
@@ -39,6 +41,16 @@ from storage.rehearsal import creates_rehearsal_participants
 def new_pseudonym() -> str:
     """A random, stable pseudonym: derived from nothing, so it reveals nothing."""
     return "P-" + secrets.token_hex(5)
+
+
+INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+"""Invite code characters: digits 2-9 and A-Z without I, L and O, so nothing is misread."""
+INVITE_LENGTH = 8
+
+
+def new_invite_code() -> str:
+    """Eight characters of :data:`INVITE_ALPHABET` (31**8 ≈ 8.5e11 codes), stored upper-case."""
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
 
 
 def new_response_uid() -> str:
@@ -415,6 +427,7 @@ class ResponseRepo:
                 "source_msg_id": r.source_msg_id,
                 "answered_at": r.answered_at,
                 "language": r.language,
+                "import_batch_id": r.import_batch_id,
             }
             for r in responses
         ]
@@ -699,7 +712,12 @@ class InboundLogRepo:
 
 
 class InviteRepo:
-    """Invite codes that fix a participant's campaign and group."""
+    """Invite codes that fix a participant's campaign and group.
+
+    Codes made since migration ``im`` are stored upper-case without separators; :meth:`find`
+    reads a code as a person types it (any case, with a dash or spaces). Older mixed-case codes
+    keep working: they are found exactly, or case-insensitively when that is unambiguous.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -714,7 +732,7 @@ class InviteRepo:
         expires_at: datetime | None = None,
         code: str | None = None,
     ) -> InviteRef:
-        code = code or secrets.token_urlsafe(9).replace("-", "x").replace("_", "y")
+        code = code or new_invite_code()
         self.session.add(
             Invite(
                 code=code,
@@ -727,15 +745,48 @@ class InviteRepo:
             )
         )
         await self.session.flush()
-        return InviteRef(code, campaign_id, group_id, max_uses, 0, expires_at)
+        return InviteRef(code, campaign_id, group_id, max_uses, 0, expires_at, None, now)
+
+    async def exists(self, code: str) -> bool:
+        return await self.session.get(Invite, code) is not None
 
     async def get(self, code: str) -> InviteRef | None:
         row = await self.session.get(Invite, code)
-        if row is None:
+        return _invite(row) if row is not None else None
+
+    async def find(self, typed: str) -> InviteRef | None:
+        """The invite a person meant: exact code, then upper-case without dashes or spaces."""
+        exact = await self.get(typed)
+        if exact is not None:
+            return exact
+        wanted = "".join(typed.split()).replace("-", "").upper()
+        if not wanted:
             return None
-        return InviteRef(
-            row.code, row.campaign_id, row.group_id, row.max_uses, row.uses, row.expires_at
-        )
+        stored = await self.get(wanted)  # a code made since migration im: one key look-up
+        if stored is not None:
+            return stored
+        found = (
+            await self.session.scalars(select(Invite).where(func.upper(Invite.code) == wanted))
+        ).all()
+        return _invite(found[0]) if len(found) == 1 else None
+
+    async def listing(self, campaign_id: str | None = None) -> list[InviteRef]:
+        query = select(Invite).order_by(Invite.campaign_id, Invite.created_at, Invite.code)
+        if campaign_id:
+            query = query.where(Invite.campaign_id == campaign_id)
+        return [_invite(row) for row in (await self.session.scalars(query)).all()]
+
+    async def revoke(self, code: str, now: datetime) -> InviteRef | None:
+        """Stop a code from enrolling anyone; returns it (None when there is no such code)."""
+        invite = await self.find(code)
+        if invite is None:
+            return None
+        if invite.revoked_at is None:
+            await self.session.execute(
+                update(Invite).where(Invite.code == invite.code).values(revoked_at=now)
+            )
+        row = await self.session.get(Invite, invite.code, populate_existing=True)
+        return _invite(row) if row is not None else None
 
     async def use(self, code: str) -> None:
         """Count one use of ``code``; a console rehearsal trying a code does not use it up."""
@@ -744,6 +795,82 @@ class InviteRepo:
         await self.session.execute(
             update(Invite).where(Invite.code == code).values(uses=Invite.uses + 1)
         )
+
+
+def _invite(row: Invite) -> InviteRef:
+    return InviteRef(
+        row.code,
+        row.campaign_id,
+        row.group_id,
+        row.max_uses,
+        row.uses,
+        row.expires_at,
+        row.revoked_at,
+        row.created_at,
+    )
+
+
+class ImportBatchRepo:
+    """Runs of `import`: recorded with their responses, listed, and undone whole."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, batch: ImportBatchRef) -> None:
+        self.session.add(
+            ImportBatch(
+                id=batch.id,
+                campaign_id=batch.campaign_id,
+                file_name=batch.file_name,
+                source=batch.source,
+                fingerprint=batch.fingerprint,
+                rows=batch.rows,
+                imported_by=batch.imported_by,
+                imported_at=batch.imported_at,
+            )
+        )
+        await self.session.flush()
+
+    async def exists(self, batch_id: str) -> bool:
+        return await self.session.get(ImportBatch, batch_id) is not None
+
+    async def get(self, batch_id: str) -> ImportBatchRef | None:
+        row = await self.session.get(ImportBatch, batch_id.strip().upper())
+        return _batch(row) if row is not None else None
+
+    async def listing(self, campaign_id: str | None = None) -> list[tuple[ImportBatchRef, int]]:
+        """Each batch with how many of its responses are still stored, oldest first."""
+        still = (
+            select(func.count())
+            .select_from(Response)
+            .where(Response.import_batch_id == ImportBatch.id)
+            .scalar_subquery()
+        )
+        query = select(ImportBatch, still).order_by(ImportBatch.imported_at, ImportBatch.id)
+        if campaign_id:
+            query = query.where(ImportBatch.campaign_id == campaign_id)
+        return [(_batch(row), int(count)) for row, count in (await self.session.execute(query))]
+
+    async def remove(self, batch_id: str) -> int:
+        """Delete the batch and every response it loaded; returns how many responses went."""
+        result = await self.session.execute(
+            delete(Response).where(Response.import_batch_id == batch_id)
+        )
+        await self.session.execute(delete(ImportBatch).where(ImportBatch.id == batch_id))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _batch(row: ImportBatch) -> ImportBatchRef:
+    return ImportBatchRef(
+        row.id,
+        row.campaign_id,
+        row.file_name,
+        row.source,
+        row.fingerprint,
+        row.rows,
+        row.imported_by,
+        row.imported_at,
+    )
 
 
 # -- scheduler: outbox and campaign status ------------------------------------------------------

@@ -6,13 +6,16 @@ model of *unrelated text*: a bag of words drawn at random from the vocabulary.
 
 1. Word vectors are learnt from the answers plus the theme definitions
    (:mod:`bot.analysis.vectors`).
-2. Each vocabulary word gets a relevance to each theme: 1 for the theme's own words (name,
-   keywords, examples), otherwise the cosine between the word's vector and the theme's centre.
+2. Each vocabulary word gets a relevance to each theme: 1 for the theme's own words (keywords,
+   examples, and the single-word parts of its name: "Travel & location"), otherwise the cosine
+   between the word's vector and the theme's centre.
 3. A word's relevance is turned into its percentile ``q`` among all vocabulary words for that
    theme — the null distribution of one random word.
 4. An answer with ``L`` distinct known words, whose most relevant word sits at percentile ``q``,
    has p-value ``1 - q**L``: the chance that ``L`` random words include one at least as
-   relevant. Longer answers therefore need stronger evidence, as they should.
+   relevant. Longer answers therefore need stronger evidence, as they should. A multi-word name
+   ("Care pathway", "Toilet training") is one concept: it counts as an own word only where the
+   answer uses the whole phrase, because its words alone ("care") are in answers about anything.
 
 5. The whole answer is checked too: its mean word vector's cosine to the theme's centre is
    compared with answers made of words shuffled across all answers (a permutation null), so a
@@ -26,6 +29,7 @@ because each theme's null is its own and does not depend on the other themes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,6 +53,26 @@ ANSWER_ALPHA = 0.2
 0.1-0.3 tried; 0.2 gave the best weakest F1 with every other share above 0.8)."""
 
 """Smallest vocabulary the random-word null is drawn from (see :meth:`ThemeEvidence.fit`)."""
+
+
+_NAME_PARTS = re.compile(r"\s*(?:&|\+|/|,|;|\band\b|\bor\b)\s*", re.IGNORECASE)
+
+
+def name_parts(theme: CodebookTheme) -> tuple[list[str], list[str]]:
+    """(single-word parts, multi-word phrases) of a theme's name, split on "&", "and", "/", ",".
+
+    "Travel & location" names two concepts, each a word the theme owns. "Care pathway" names
+    one concept with two words: "care" alone is not evidence of a care pathway (it is in
+    answers about every theme), so a multi-word part defines the theme's centre but its words
+    are not owned the way keywords are.
+    """
+    singles: list[str] = []
+    phrases: list[str] = []
+    for part in _NAME_PARTS.split(theme.name):
+        if not part.strip():
+            continue
+        (singles if len(part.split()) == 1 else phrases).append(part)
+    return singles, phrases
 
 
 def theme_query(theme: CodebookTheme) -> str:
@@ -91,12 +115,21 @@ class ThemeEvidence:
         unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
         relevance = np.zeros((len(vocab), len(self.themes)))
         self._own: list[list[int]] = []
+        self._phrases: list[list[tuple[str, ...]]] = []
         self.centres = np.zeros((len(self.themes), vectors.shape[1]))
         self.unit = unit
         for j, theme in enumerate(self.themes):
-            own = self._indices([theme.name, " ".join(theme.keywords), *theme.examples], vocab)
+            singles, phrases = name_parts(theme)
+            own = self._indices([*singles, " ".join(theme.keywords), *theme.examples], vocab)
+            named = self._indices(phrases, vocab)
+            tokenised = (tuple(self.tokeniser.tokens(phrase)) for phrase in phrases)
+            self._phrases.append([tokens for tokens in tokenised if tokens])
             described = self._indices([theme.description], vocab)
-            centre = unit[own].sum(axis=0) + DESCRIPTION_WEIGHT * unit[described].sum(axis=0)
+            centre = (
+                unit[own].sum(axis=0)
+                + unit[named].sum(axis=0)
+                + DESCRIPTION_WEIGHT * unit[described].sum(axis=0)
+            )
             size = np.linalg.norm(centre)
             if size > 0:
                 relevance[:, j] = unit @ (centre / size)
@@ -146,15 +179,20 @@ class ThemeEvidence:
         n_themes = len(self.themes)
         p_values = np.ones((len(texts), n_themes))
         best_word = np.full((len(texts), n_themes), -1, dtype=np.int64)
+        own_q = 1.0 - 0.5 / max(len(vocab), NULL_VOCABULARY)
         for i, text in enumerate(texts):
-            known = sorted({vocab[w] for w in self.tokeniser.tokens(text) if w in vocab})
+            tokens = self.tokeniser.tokens(text)
+            known = sorted({vocab[w] for w in tokens if w in vocab})
             if not known:
                 continue
             q = self.percentile[known]
             top = q.argmax(axis=0)
             q_max = q[top, np.arange(n_themes)]
-            p_values[i] = 1.0 - q_max ** len(known)
             best_word[i] = np.asarray(known)[top]
+            for j, phrases in enumerate(self._phrases):
+                if any(_contains(tokens, phrase) for phrase in phrases):
+                    q_max[j] = max(q_max[j], own_q)  # the name itself, as a phrase
+            p_values[i] = 1.0 - q_max ** len(known)
         vecs = self.vectoriser.transform(texts)
         cos = vecs @ self.centres.T
         answer_p = np.ones_like(cos)
@@ -163,3 +201,9 @@ class ThemeEvidence:
             answer_p[:, j] = (above + 1) / (len(self.null) + 1)
         answer_p[np.linalg.norm(vecs, axis=1) == 0] = 1.0
         return Evidence(p_values=p_values, best_word=best_word, answer_p=answer_p)
+
+
+def _contains(tokens: Sequence[str], phrase: tuple[str, ...]) -> bool:
+    """Whether ``phrase`` occurs in ``tokens`` as consecutive words."""
+    size = len(phrase)
+    return any(tuple(tokens[k : k + size]) == phrase for k in range(len(tokens) - size + 1))

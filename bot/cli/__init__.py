@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "translations",
     "invites",
     "transfer",
+    "imports",
     "privacy",
     "subject_access",
     "analysis",

@@ -41,6 +41,7 @@ from bot.cli._common import (
     err,
     out,
 )
+from bot.cli.audit import audited
 from bot.config import Settings
 from bot.errors import AnalysisError, BotError
 from storage.records import EnrolmentRef, ResponseRow
@@ -321,6 +322,14 @@ def themes(
             for source, target in zip(written, targets[:2], strict=True):
                 os.replace(source, target)
         out.print(f"Wrote {targets[0]} and {targets[1]}.", markup=False)
+        audited(
+            settings,
+            "themes",
+            None,
+            answers=len(comments),
+            themes=len(result.themes),
+            codebook=codebook is not None,
+        )
         review_target = targets[2]
         if review is None or review.resolve() != review_target.resolve():
             with atomic_output(review_target) as handle:
@@ -509,6 +518,7 @@ def report(
     )
     with atomic_output(target) as handle:
         handle.write(html)
+    audited(settings, "report", campaign_id, answers=len(rows), pdf=pdf_file is not None)
     out.print(
         f"Wrote the report for {campaign_id} to {target} ({len(rows)} answers, "
         f"{len(result.themes) if result else 0} themes).",

@@ -49,3 +49,13 @@ def audit(
             json.dumps(line.details, sort_keys=True),
         )
     out.print(table)
+
+
+def audited(settings: Any, action: str, campaign_id: str | None = None, **counts: Any) -> None:
+    """Record one organiser action (counts and options only) in its own short transaction."""
+    from bot.privacy.audit import record
+
+    async def write(session: Any) -> None:
+        await record(session, action, campaign_id=campaign_id, **counts)
+
+    _run(_with_session(settings, write))

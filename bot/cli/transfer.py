@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -15,6 +16,7 @@ from bot.cli._common import (
     ConfigOption,
     ForceOption,
     IncludeRehearsalOption,
+    _campaign_id,
     _prepare_database,
     _require_database,
     _run,
@@ -27,17 +29,27 @@ from bot.cli._common import (
     err,
     out,
 )
+from bot.cli.audit import audited
+from bot.config import Settings
 from bot.errors import BotError
 
 
 @app.command("import")
 def import_(
     file: Annotated[
-        Path, typer.Argument(help="CSV with a text column; optional group, submitted_at.")
-    ],
-    campaign: Annotated[str, typer.Option("--campaign", help="Campaign id.")],
+        Path | None,
+        typer.Argument(
+            metavar="FILE",
+            help="CSV with a comments column (text, comment, comments, response or answer); "
+            "optional group, submitted_at.",
+        ),
+    ] = None,
+    campaign: Annotated[
+        str | None,
+        typer.Option("--campaign", help="Campaign id (needed when the config has several)."),
+    ] = None,
     group: Annotated[
-        str | None, typer.Option("--group", help="Group for rows without one.")
+        str | None, typer.Option("--group", help="Group (id or label) for rows without one.")
     ] = None,
     source: Annotated[
         str | None, typer.Option("--source", help="Label, e.g. 'workshop-2026-03'.")
@@ -46,6 +58,22 @@ def import_(
         bool,
         typer.Option("--skip-invalid", help="Skip bad rows (named) instead of refusing the file."),
     ] = False,
+    text_column: Annotated[
+        str | None,
+        typer.Option(
+            "--text-column",
+            metavar="NAME",
+            help="Header of the comments column, if not a usual name.",
+        ),
+    ] = None,
+    dayfirst: Annotated[
+        bool | None,
+        typer.Option(
+            "--dayfirst/--monthfirst",
+            help="Read 03/04/2027 as 3 April (day first) or 4 March (month first); "
+            "default from the campaign's timezone (America/* month first, others day first).",
+        ),
+    ] = None,
     flow: Annotated[
         str | None,
         typer.Option("--flow", help="Flow the comments answer (themes analyse them with it)."),
@@ -53,42 +81,103 @@ def import_(
     step: Annotated[
         str | None, typer.Option("--step", help="Free-text step of --flow they answer.")
     ] = None,
+    undo: Annotated[
+        str | None,
+        typer.Option(
+            "--undo", metavar="BATCH", help="Remove every comment one import added (see `imports`)."
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Undo without asking to confirm.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Load offline comments from CSV: the whole file or nothing."""
-    from bot.exchange.importing import plan_import
-    from storage.repositories import ResponseRepo
-
+    """Load offline comments from CSV (the whole file or nothing), or undo an import."""
     settings = _settings(config)
-    chosen = settings.campaign(campaign)
-    if group and group not in settings.group_by_id:
-        raise BotError(f"There is no group {group!r} in the config.")
-    question = _import_question(settings, flow, step)
+    if undo is not None:
+        if file is not None:
+            raise typer.BadParameter("give either FILE or --undo BATCH, not both")
+        _undo_import(settings, undo, yes=yes)
+        return
+    if file is None:
+        raise typer.BadParameter("give the CSV FILE to import, or --undo BATCH")
+    _import_file(
+        settings,
+        file,
+        campaign_id=_campaign_id(settings, campaign),
+        question=_import_question(settings, flow, step),
+        default_group=group,
+        source=source or file.stem,
+        skip_invalid=skip_invalid,
+        text_column=text_column,
+        dayfirst=dayfirst,
+    )
+
+
+def _import_file(
+    settings: Settings,
+    file: Path,
+    *,
+    campaign_id: str,
+    default_group: str | None,
+    source: str,
+    skip_invalid: bool,
+    text_column: str | None,
+    dayfirst: bool | None,
+    question: tuple[str, str] | None = None,
+) -> None:
+    """Check the whole file, then store it as one batch."""
+    from bot.exchange.import_dates import DateOrder
+    from bot.exchange.importing import group_resolver, os_user, plan_import, store_import
+
+    chosen = settings.campaign(campaign_id)
+    groups = [settings.group_by_id[g] for g in chosen.groups if g in settings.group_by_id]
+    fallback = None
+    if default_group:
+        fallback = group_resolver(groups).get(" ".join(default_group.split()).casefold())
+        if fallback is None:
+            raise BotError(
+                f"--group {default_group!r} is not a group of {chosen.id} "
+                f"(its groups: {', '.join(chosen.groups)})."
+            )
+    tz_name = chosen.timezone or settings.timezone
+    order = DateOrder(dayfirst) if dayfirst is not None else DateOrder.for_timezone(tz_name)
     _prepare_database(settings)
+    now = datetime.now(UTC)
     plan = plan_import(
         file,
         campaign_id=chosen.id,
-        known_groups=set(chosen.groups),
-        default_group=group,
-        source=source or file.stem,
+        groups=groups,
+        default_group=fallback,
+        source=source,
         tz=settings.campaign_tz(chosen),
-        now=datetime.now(UTC),
+        now=now,
         skip_invalid=skip_invalid,
+        text_column=text_column,
+        dates=order,
         question=question,
     )
 
-    async def store(session: Any) -> int:
-        from sqlalchemy import select
+    async def store(session: Any) -> Any:
+        from bot.privacy import audit
 
-        from storage.models import Response
+        batch = await store_import(
+            session,
+            plan,
+            campaign_id=chosen.id,
+            file_name=file.name,
+            source=source,
+            imported_by=os_user(),
+            now=now,
+        )
+        await audit.record(session, "import", campaign_id=chosen.id, at=now, rows=batch.rows)
+        return batch
 
-        first = plan.responses[0].source_msg_id
-        if await session.scalar(select(Response.id).where(Response.source_msg_id == first)):
-            raise BotError(f"{file} was already imported; nothing was added.")
-        return await ResponseRepo(session).add_many(plan.responses)
-
-    added = _run(_with_session(settings, store))
-    out.print(f"Imported {added} comment(s) from {file} ({plan.encoding}) into {chosen.id}.")
+    batch = _run(_with_session(settings, store))
+    out.print(
+        f"Imported {batch.rows} comment(s) from {file} ({plan.encoding}) into {chosen.id} "
+        f"as batch {batch.id}; `listening-bot import --undo {batch.id}` removes them."
+    )
+    dates = "day first" if order.dayfirst else "month first"
+    out.print(f"Read {plan.columns}; slashed dates {dates}.")
     for note in plan.skipped:
         err.print(f"Skipped: {note}.")
 
@@ -111,6 +200,36 @@ def _import_question(settings: Any, flow: str | None, step: str | None) -> tuple
         choices = ", ".join(texts) or "none"
         raise BotError(f"--step must be a free-text step of {flow!r} (one of: {choices}).")
     return (flow, step)
+
+
+def _confirmed(question: str) -> bool:
+    """Ask on the terminal; no answer at all (end of input) means no."""
+    try:
+        return typer.confirm(question, default=False)
+    except typer.Abort:
+        return False
+
+
+def _undo_import(settings: Settings, batch_id: str, *, yes: bool) -> None:
+    """Remove one batch and its comments, after the organiser confirms."""
+    from storage.repositories import ImportBatchRepo
+
+    _prepare_database(settings)
+    wanted = batch_id.strip().upper()
+    batch = _run(_with_session(settings, lambda s: ImportBatchRepo(s).get(wanted)))
+    if batch is None:
+        raise BotError(
+            f"There is no import batch {batch_id!r}; `listening-bot imports` lists them."
+        )
+    question = (
+        f"Remove batch {batch.id} ({batch.rows} comment(s) from {batch.file_name}, "
+        f"imported into {batch.campaign_id})?"
+    )
+    if not yes and not _confirmed(question):
+        raise BotError("Nothing was removed.")
+    removed = _run(_with_session(settings, lambda s: ImportBatchRepo(s).remove(batch.id)))
+    audited(settings, "import-undo", batch.campaign_id, rows=removed)
+    out.print(f"Removed batch {batch.id}: {removed} comment(s) from {batch.file_name}.")
 
 
 class ExportFormat(enum.StrEnum):
@@ -137,6 +256,10 @@ def export(
     ] = False,
     force: ForceOption = False,
     include_rehearsal: IncludeRehearsalOption = False,
+    bom: Annotated[
+        bool,
+        typer.Option("--bom", help="Start the CSV with a byte-order mark so Excel reads UTF-8."),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Export all responses, one row each, with pseudonyms instead of identities.
@@ -150,6 +273,9 @@ def export(
     """
     from bot.exchange import exporting
     from storage.repositories import ResponseRepo
+
+    if bom and fmt is not ExportFormat.csv:
+        raise typer.BadParameter("--bom applies to --format csv only")
 
     settings = _settings(config)
     if campaign:
@@ -169,6 +295,15 @@ def export(
     rows = _run(
         _with_session(settings, lambda s: ResponseRepo(s).rows(campaign_id=campaign), view=view)
     )
+    audited(
+        settings,
+        "export",
+        campaign,
+        rows=len(rows),
+        format=fmt.value,
+        redacted=redact,
+        rehearsal_included=include_rehearsal,
+    )
     if redact:
         from bot.redaction import Redactor
         from storage.repositories import ParticipantRepo
@@ -180,7 +315,7 @@ def export(
 
     extra = language_columns(settings, rows)
     if fmt is ExportFormat.xlsx:
-        data, _ = exporting.xlsx_bytes(rows, extra)
+        data, _ = exporting.xlsx_bytes(rows, _xlsx_context(settings, campaign), extra)
         if target is not None:
             with atomic_output(target, binary=True) as handle:
                 handle.write(data)
@@ -190,10 +325,26 @@ def export(
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
         return
-    writer = exporting.write_csv if fmt is ExportFormat.csv else exporting.write_jsonl
+
+    def writer(rows: Any, handle: Any, extra: Any) -> int:
+        if fmt is ExportFormat.csv:
+            return exporting.write_csv(rows, handle, extra, bom=bom)
+        return exporting.write_jsonl(rows, handle, extra)
+
     if target is not None:
         with atomic_output(target) as handle:
             writer(rows, handle, extra)
     else:
         writer(rows, sys.stdout, extra)
         sys.stdout.flush()
+
+
+def _xlsx_context(settings: Settings, campaign: str | None) -> Any:
+    """The zone for local times: the campaign's, or the one all exported campaigns share, or
+    the config's ``timezone`` when they differ (the column header names it either way)."""
+    from bot.exchange.xlsx_export import XlsxContext
+
+    chosen = [settings.campaign(campaign)] if campaign else settings.campaigns
+    zones = {settings.campaign_tz(c).key for c in chosen}
+    zone = settings.campaign_tz(chosen[0]) if len(zones) == 1 else ZoneInfo(settings.timezone)
+    return XlsxContext(zone, settings.flow_by_id)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import IO, TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
+from bot.exchange.xlsx_export import RightToLeftText, XlsxContext
+from bot.exchange.xlsx_export import xlsx_bytes as write_xlsx
 from storage.records import ResponseRow
 
 if TYPE_CHECKING:
@@ -30,8 +32,6 @@ COLUMNS = (
 )
 FORMATS = ("csv", "jsonl", "xlsx")
 _FORMULA_START = ("=", "+", "-", "@")
-# openpyxl refuses these control characters in cells; they are replaced, never allowed to crash.
-_ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # A Slack mention carries another person's platform id (<@U0123ABC>); exports show no such id.
 _SLACK_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 
@@ -109,7 +109,16 @@ def neutralise_formula(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def write_csv(rows: Iterable[ResponseRow], out: IO[str], extra: ExtraColumns | None = None) -> int:
+def write_csv(
+    rows: Iterable[ResponseRow],
+    out: IO[str],
+    extra: ExtraColumns | None = None,
+    *,
+    bom: bool = False,
+) -> int:
+    """CSV with CRLF line ends; ``bom`` starts it with U+FEFF so Excel reads it as UTF-8."""
+    if bom:
+        out.write("\ufeff")
     writer = csv.DictWriter(out, fieldnames=_columns(extra), lineterminator="\r\n")
     writer.writeheader()
     count = 0
@@ -130,32 +139,21 @@ def write_jsonl(
     return count
 
 
-def xlsx_bytes(rows: Iterable[ResponseRow], extra: ExtraColumns | None = None) -> tuple[bytes, int]:
-    """Every cell is written as text (data type ``s``), so nothing is ever evaluated.
+def xlsx_bytes(
+    rows: Iterable[ResponseRow],
+    context: XlsxContext | None = None,
+    extra: ExtraColumns | None = None,
+) -> tuple[bytes, int]:
+    """The xlsx export (see :mod:`bot.exchange.xlsx_export`): typed cells, free text as text.
 
-    An answer in a right-to-left language gets the cell reading order "right to left", so a
-    spreadsheet shows it as it was written.
+    With ``extra`` (the language columns), they follow the contract's ten, and an answer in a
+    right-to-left language is a cell whose reading order is right to left.
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("responses")
-    sheet.append(_columns(extra))
-    rtl = Alignment(readingOrder=2, horizontal="right", wrap_text=True)
-    count = 0
-    for row in rows:
-        cells = []
-        right_to_left = extra is not None and extra.right_to_left(row)
-        for name, value in _values(row, extra).items():
-            cell = WriteOnlyCell(sheet, value=_ILLEGAL_XLSX.sub("\ufffd", value))
-            cell.data_type = "s"
-            if right_to_left and name == "answer":
-                cell.alignment = rtl
-            cells.append(cell)
-        sheet.append(cells)
-        count += 1
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue(), count
+    def values(row: ResponseRow) -> dict[str, str]:
+        found = _values(row, extra)
+        if extra is not None and extra.right_to_left(row):
+            found["answer"] = RightToLeftText(found["answer"])
+        return found
+
+    return write_xlsx(rows, values, _columns(extra), context or XlsxContext(ZoneInfo("UTC")))

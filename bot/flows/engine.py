@@ -430,7 +430,9 @@ class Engine:
             if self._closed(invite.campaign_id, event.at):
                 t.say(self._tr(t, say.CLOSED))
                 return t
-            s.campaign_id, s.group_id, s.invite_code = invite.campaign_id, invite.group_id, code
+            # The code as stored (the dispatcher resolved case and dashes), not as typed.
+            s.campaign_id, s.group_id = invite.campaign_id, invite.group_id
+            s.invite_code = invite.code
             return self._ask_consent(t)
         campaigns = self._open_campaigns(event.at)
         if not campaigns:

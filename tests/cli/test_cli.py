@@ -144,7 +144,7 @@ def test_import_latin1_file_is_decoded_right(sqlite_url, tmp_path):
 
 def test_import_without_text_column_is_refused_and_nothing_loaded(sqlite_url, tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text("comment,group\nhello,vcs\n", encoding="utf-8")
+    path.write_text("notes,group\nhello,vcs\n", encoding="utf-8")
     result = cli("import", str(path), "--campaign", "leeds-2026", db=sqlite_url)
     assert result.returncode == 1 and "no 'text' column" in result.stderr
     assert export_rows(sqlite_url) == []
