@@ -75,12 +75,23 @@ class BotApp:
         adapters: dict[str, Adapter] = {}
         if self.settings.telegram.enabled:
             from bot.adapters.telegram import TelegramAdapter
+            from bot.quarantine import QuarantineStore
+            from storage.leases import lease_for
 
+            polling = self.settings.telegram.mode != "webhook"
+            bot_id = (self.settings.telegram.token or "").split(":")[0]
             adapters["telegram"] = TelegramAdapter(
                 self.settings.telegram,
                 self.clock,
                 on_delivery=outbox_delivery,
                 ledger=self.dispatcher,
+                quarantine=QuarantineStore(self.sessionmaker, self.clock),
+                # Exactly one process polls; in webhook mode any process takes any update.
+                leader=(
+                    lease_for(self.settings.database_url, f"telegram-polling:{bot_id}")
+                    if polling
+                    else None
+                ),
             )
         if self.settings.slack.enabled:
             from bot.adapters.slack import SlackAdapter

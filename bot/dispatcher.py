@@ -309,7 +309,7 @@ class Dispatcher:
         return t.replies
 
     async def sending(self, platform: str, msg_ids: Sequence[str]) -> None:
-        """Note that sending the replies to these messages begins (see :class:`ReplyLedger`)."""
+        """Note that one more reply to each message is about to go (see :class:`ReplyLedger`)."""
         async with self.sessionmaker.begin() as session:
             await InboundLogRepo(session).mark_sending(platform, msg_ids, self.clock.now())
 
@@ -317,6 +317,16 @@ class Dispatcher:
         """Take the right to send one message's replies (see :class:`ReplyLedger`)."""
         async with self.sessionmaker.begin() as session:
             return await InboundLogRepo(session).claim_sending(platform, msg_id, self.clock.now())
+
+    async def not_sent(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """Take back a :meth:`sending` note: the platform refused that try."""
+        async with self.sessionmaker.begin() as session:
+            await InboundLogRepo(session).unmark_sending(platform, msg_ids)
+
+    async def uncertain(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """Note that a reply to each message may not have arrived (see :class:`ReplyLedger`)."""
+        async with self.sessionmaker.begin() as session:
+            await InboundLogRepo(session).mark_uncertain(platform, msg_ids)
 
     async def replied(self, platform: str, msg_ids: Sequence[str]) -> None:
         """Note that every reply to these messages went out (see :class:`ReplyLedger`)."""

@@ -17,6 +17,11 @@ class Address:
     chat_ref: str
     thread_ref: str | None = None
 
+    def __repr__(self) -> str:
+        # Platform ids are personal data: they must not reach logs through a repr.
+        thread = ", thread_ref=…" if self.thread_ref is not None else ""
+        return f"Address(platform={self.platform!r}, chat_ref=…{thread})"
+
 
 @dataclass(frozen=True, slots=True)
 class Inbound:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -181,10 +182,12 @@ class Response(Base):
 class InboundLog(Base):
     """Each platform message handled once; the replies are kept so a redelivery repeats them.
 
-    ``sending_at`` is set just before the adapter first tries to send the replies, and
-    ``replied_at`` once it delivered (or gave up on) all of them. Replies a crash cut off before
-    any attempt are sent when the bot starts again; ones cut off mid-attempt are not, since
-    Telegram may have taken them and nobody should get the same message twice.
+    ``replies_attempted`` counts the replies whose request was about to be written (noted, and
+    committed, right before each one's first HTTP request; ``sending_at`` is the first such
+    moment), and ``replied_at`` is set once all of them were delivered or given up on. After a
+    crash, the replies never attempted are sent; the one in flight (it may have reached the
+    person) is not repeated and counts in ``replies_uncertain``, as do replies whose request
+    timed out after it was written.
     """
 
     __tablename__ = "inbound_log"
@@ -203,6 +206,35 @@ class InboundLog(Base):
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replies_attempted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    replies_uncertain: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class QuarantinedUpdate(Base):
+    """A platform update no adapter could read, kept as sent for an operator to inspect.
+
+    Personal data like any message: ``chat_ref``/``user_ref`` (read from the raw JSON where
+    possible) let erasure and subject access find it.
+    """
+
+    __tablename__ = "quarantined_updates"
+    __table_args__ = (
+        UniqueConstraint("platform", "update_id"),
+        Index("ix_quarantined_updates_platform_user_ref", "platform", "user_ref"),
+        Index("ix_quarantined_updates_platform_chat_ref", "platform", "chat_ref"),
+        # Erasure and subject access find a person's rows by their addresses
+        # (storage.personal_data).
+        {"info": {"personal_refs": ("platform", "user_ref", "chat_ref")}},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    update_id: Mapped[int] = mapped_column(BigInteger)
+    chat_ref: Mapped[str | None] = mapped_column(String(128))
+    user_ref: Mapped[str | None] = mapped_column(String(128))
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Invite(Base):

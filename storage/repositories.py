@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -551,20 +551,23 @@ class InboundLogRepo:
     async def undelivered_replies_for(
         self, platform: str, platform_msg_id: str
     ) -> list[dict[str, Any]] | None:
-        """What a redelivered message should get again: its replies, unless they went out.
+        """What a redelivered message should get again: its replies never attempted.
 
-        Returns None for a message never handled.
+        A reply whose sending had begun may have arrived and is not repeated. Returns None for a
+        message never handled.
         """
         row = (
             await self.session.execute(
-                select(InboundLog.replies, InboundLog.replied_at).where(
+                select(
+                    InboundLog.replies, InboundLog.replied_at, InboundLog.replies_attempted
+                ).where(
                     InboundLog.platform == platform, InboundLog.platform_msg_id == platform_msg_id
                 )
             )
         ).first()
         if row is None:
             return None
-        return [] if row.replied_at is not None else list(row.replies)
+        return [] if row.replied_at is not None else list(row.replies)[row.replies_attempted :]
 
     async def record_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert many log rows at once (keys as :meth:`record`'s arguments)."""
@@ -578,8 +581,63 @@ class InboundLogRepo:
             )
 
     async def mark_sending(self, platform: str, msg_ids: Sequence[str], now: datetime) -> None:
-        """The adapter is about to try sending these messages' replies."""
-        await self._stamp("sending_at", platform, msg_ids, now)
+        """The request of one more reply to each of these messages is about to be written.
+
+        Called (and committed) right before each reply's first request, so after a crash the
+        count tells the replies never attempted (sent on restart) from the one that may have
+        arrived (not repeated).
+        """
+        if not msg_ids:
+            return
+        await self.session.execute(
+            update(InboundLog)
+            .where(
+                InboundLog.platform == platform,
+                InboundLog.platform_msg_id.in_(list(msg_ids)),
+                InboundLog.replied_at.is_(None),
+            )
+            .values(
+                replies_attempted=InboundLog.replies_attempted + 1,
+                sending_at=func.coalesce(InboundLog.sending_at, now),
+            )
+        )
+
+    async def unmark_sending(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """Undo one :meth:`mark_sending`: the platform refused that try (it did not arrive)."""
+        if not msg_ids:
+            return
+        await self.session.execute(
+            update(InboundLog)
+            .where(
+                InboundLog.platform == platform,
+                InboundLog.platform_msg_id.in_(list(msg_ids)),
+                InboundLog.replies_attempted > 0,
+            )
+            .values(
+                replies_attempted=InboundLog.replies_attempted - 1,
+                # Nothing attempted any more: no sending began (``claim_sending`` sees it so).
+                sending_at=case(
+                    (InboundLog.replies_attempted == 1, None), else_=InboundLog.sending_at
+                ),
+            )
+        )
+
+    async def mark_uncertain(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """One reply to each of these messages may or may not have arrived; it is not repeated."""
+        if not msg_ids:
+            return
+        await self.session.execute(
+            update(InboundLog)
+            .where(InboundLog.platform == platform, InboundLog.platform_msg_id.in_(list(msg_ids)))
+            .values(replies_uncertain=InboundLog.replies_uncertain + 1)
+        )
+
+    async def uncertain_count(self, platform: str | None = None) -> int:
+        """Replies that may not have arrived (timed out after sending, or cut off by a crash)."""
+        query = select(func.coalesce(func.sum(InboundLog.replies_uncertain), 0))
+        if platform is not None:
+            query = query.where(InboundLog.platform == platform)
+        return int(await self.session.scalar(query) or 0)
 
     async def mark_replied(self, platform: str, msg_ids: Sequence[str], now: datetime) -> None:
         """Every reply to these messages went out (or was given up on, with its outcome logged)."""
@@ -622,15 +680,17 @@ class InboundLogRepo:
     async def unreplied(
         self, platform: str, since: datetime, handled_before: datetime, limit: int = 500
     ) -> list[tuple[str, str, list[dict[str, Any]]]]:
-        """Messages handled since ``since`` whose replies never went out, oldest first.
+        """Messages handled since ``since`` whose replies did not all go out, oldest first.
 
         Only a person's latest message counts: if they wrote again after it, the conversation has
-        moved on and its replies would ask again what they already answered. A message whose
-        sending had begun may have reached them already, and is not sent twice. Those, the ones
-        older than ``since`` and the ones of erased people are marked as replied, not sent.
+        moved on and its replies would ask again what they already answered. Of the others, the
+        replies never attempted are due; the one whose request may have been written when the
+        process died may have reached the person: it is not sent twice, and counts as uncertain.
+        Superseded messages, the ones older than ``since``, those of erased people and those
+        with nothing left to send are marked as replied.
 
         Returns:
-            ``(platform_msg_id, chat_ref, replies)`` for each message whose replies are due.
+            ``(platform_msg_id, chat_ref, replies)`` for each message with replies due.
         """
         newer = aliased(InboundLog)
         superseded = exists().where(
@@ -645,14 +705,19 @@ class InboundLogRepo:
                 or_(
                     InboundLog.handled_at < since,
                     InboundLog.participant_id.is_(None),
-                    InboundLog.sending_at.is_not(None),
                     superseded,
                 ),
             )
             .values(replied_at=since)
         )
         rows = await self.session.execute(
-            select(InboundLog.platform_msg_id, PlatformAddress.chat_ref, InboundLog.replies)
+            select(
+                InboundLog.id,
+                InboundLog.platform_msg_id,
+                PlatformAddress.chat_ref,
+                InboundLog.replies,
+                InboundLog.replies_attempted,
+            )
             .join(
                 PlatformAddress,
                 and_(
@@ -668,7 +733,28 @@ class InboundLogRepo:
             .order_by(InboundLog.id)
             .limit(limit)
         )
-        return [(r.platform_msg_id, r.chat_ref, list(r.replies)) for r in rows]
+        due: list[tuple[str, str, list[dict[str, Any]]]] = []
+        cut_off: list[int] = []
+        finished: list[int] = []
+        for r in rows:
+            if r.replies_attempted:
+                cut_off.append(r.id)
+            rest = list(r.replies)[r.replies_attempted :]
+            if rest:
+                due.append((r.platform_msg_id, r.chat_ref, rest))
+            else:
+                finished.append(r.id)
+        if cut_off:
+            await self.session.execute(
+                update(InboundLog)
+                .where(InboundLog.id.in_(cut_off))
+                .values(replies_uncertain=InboundLog.replies_uncertain + 1)
+            )
+        if finished:
+            await self.session.execute(
+                update(InboundLog).where(InboundLog.id.in_(finished)).values(replied_at=since)
+            )
+        return due
 
     async def record_erasing(
         self, platform: str, platform_msg_id: str, replies: Sequence[dict[str, Any]], now: datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.events import Address, Inbound, Outbound, PendingReplies
 
@@ -31,7 +31,13 @@ class ReplyLedger(Protocol):
     """Where an adapter notes that replies went out, and finds the ones a crash cut off."""
 
     async def sending(self, platform: str, msg_ids: Sequence[str]) -> None:
-        """The first attempt to send these inbound messages' replies is about to be made."""
+        """The request of one more reply to each of these messages is about to be written."""
+
+    async def not_sent(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """The try noted by :meth:`sending` was refused: that reply did not arrive."""
+
+    async def uncertain(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """A reply to each of these messages got no answer after it was sent (not repeated)."""
 
     async def claim_sending(self, platform: str, msg_id: str) -> bool:
         """True for exactly one caller per message: that caller sends its replies, no other."""
@@ -41,3 +47,33 @@ class ReplyLedger(Protocol):
 
     async def unreplied(self, platform: str, handled_before: datetime) -> list[PendingReplies]:
         """Recent messages handled before ``handled_before`` whose replies never went out."""
+
+
+class UpdateQuarantine(Protocol):
+    """Where an adapter keeps an update it could not read, so it can move past it."""
+
+    async def keep(
+        self,
+        platform: str,
+        update_id: int,
+        raw: dict[str, Any],
+        error: str,
+        *,
+        chat_ref: str | None,
+        user_ref: str | None,
+    ) -> None:
+        """Store it (committed before returning); raises when it could not be stored."""
+
+
+class Leadership(Protocol):
+    """Exclusive right to do one thing among several processes (e.g. poll Telegram)."""
+
+    @property
+    def held(self) -> bool:
+        """True while this process holds it (False as soon as it may have been lost)."""
+
+    async def acquire(self) -> None:
+        """Wait until this process holds it."""
+
+    async def release(self) -> None:
+        """Give it up (another process may take it at once)."""

@@ -82,6 +82,20 @@ def status(
     figures = _run(_with_session(settings, gather, view=_view(include_rehearsal)))
     for figure in figures:
         out.print(render_status(figure), soft_wrap=False)
+    out.print(Text(_run(_with_session(settings, telegram_faults))))
+
+
+async def telegram_faults(session: Any) -> str:
+    """Telegram's faults (two short lines): unreadable updates kept aside, replies maybe lost."""
+    from storage.quarantine import QuarantineRepo
+    from storage.repositories import InboundLogRepo
+
+    quarantined = await QuarantineRepo(session).count("telegram")
+    uncertain = await InboundLogRepo(session).uncertain_count("telegram")
+    return (
+        f"Telegram: {quarantined} unreadable update(s) in quarantine;\n"
+        f"  {uncertain} repl(ies) may not have arrived (not repeated)"
+    )
 
 
 async def consent_notes(session: Any, campaign_id: str) -> list[str]:

@@ -270,3 +270,107 @@ async def test_replies_cut_off_by_a_crash_after_the_commit_go_out_once_on_restar
     assert sum("Tell it as it is" in s.text for s in tg.sent) == 1
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Response)) == 1
+
+
+async def _join(tg: TelegramApiDouble) -> None:
+    tg.text(PARENT, "/start")
+    await _texts_after(tg, 0, "Do you agree", 30)
+    before = len(tg.texts(PARENT))
+    tg.text(PARENT, "yes")
+    await _texts_after(tg, before, "describes you", 15)
+    before = len(tg.texts(PARENT))
+    tg.text(PARENT, "1")
+    await _texts_after(tg, before, "How positive", 15)
+
+
+async def test_a_reply_is_not_lost_when_killed_during_another_chats_429(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any
+) -> None:
+    """Another parent's chat gets 429 with retry_after 60; this parent's answer is stored and
+    the bot is killed soon after. The next question reaches them exactly once: at once (the
+    429 is that other chat's alone), or after the restart if it had not been tried yet."""
+    config = _config(tmp_path, tg, db_url)
+    bot = BotProcess(config, tmp_path / "bot.log")
+    await bot.start()
+    other = PARENT + 1
+    try:
+        await _join(tg)
+        tg.fail("sendMessage", Fault.flood(60, chat=other))
+        tg.text(other, "/start")
+        await tg.wait_for(lambda: any(c.status == 429 for c in tg.calls), 15)
+        tg.text(PARENT, "4")
+
+        async def committed() -> bool:
+            async with sessionmaker() as session:
+                return bool(await session.scalar(select(func.count()).select_from(Response)))
+
+        for _ in range(150):
+            if await committed():
+                break
+            await asyncio.sleep(0.1)
+        assert await committed(), "the answer was not stored"
+        await asyncio.sleep(1.0)
+        await bot.kill()
+
+        tg.chat_flood_until.clear()  # the flood is over by the time the bot is back
+        await bot.start()
+        await _texts_after(tg, 0, "Tell it as it is", 30)
+        await asyncio.sleep(1.5)  # room for a (wrong) second copy to arrive
+    finally:
+        assert await bot.terminate() == 0, (tmp_path / "bot.log").read_text()
+    sends = Counter((s.chat_id, s.text) for s in tg.sent)
+    assert [key for key, n in sends.items() if n > 1] == []
+    assert sum("Tell it as it is" in s.text for s in tg.sent) == 1
+
+
+async def test_an_unreadable_update_is_skipped_and_sigterm_exits_cleanly(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any
+) -> None:
+    config = _config(tmp_path, tg, db_url)
+    log = tmp_path / "bot.log"
+    bot = BotProcess(config, log)
+    await bot.start()
+    try:
+        poison = tg.poison(6002, "entity")
+        await _join(tg)  # the bot is not deaf
+        await tg.wait_for(lambda: tg.confirmed >= poison, 15)
+    finally:
+        code = await bot.terminate()
+    text = log.read_text()
+    assert code == 0, text
+    assert f"skipped an update Telegram sent that could not be read (update {poison})" in text
+    assert "Secret Person" not in text and "6002" not in text
+    assert "CRITICAL" not in text and "Traceback" not in text
+    out = await _cli("status", "--config", str(config))
+    assert "Telegram: 1 unreadable update(s) in quarantine" in out
+
+
+async def test_two_processes_on_postgresql_poll_one_at_a_time(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str
+) -> None:
+    """Two ``run`` processes share a PostgreSQL database: only one polls (no 409 Conflict),
+    and when it is killed the other takes over within seconds."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several processes share a database only on PostgreSQL")
+    config = _config(tmp_path, tg, db_url)
+    first = BotProcess(config, tmp_path / "first.log")
+    second = BotProcess(config, tmp_path / "second.log")
+    await first.start()
+    await second.start()
+    try:
+        await _join(tg)
+        await asyncio.sleep(3)  # several long polls: a second poller would have collided
+        assert tg.conflicts == 0
+        for victim, other in ((first, second), (second, first)):
+            await victim.kill()
+            before = len(tg.texts(PARENT))
+            tg.text(PARENT, "/help")
+            await _texts_after(tg, before, "stop taking part (no more", 15)  # by the survivor
+            await victim.start()
+            await asyncio.sleep(3)
+            assert tg.conflicts == 0
+            assert other.proc is not None and other.proc.returncode is None
+    finally:
+        codes = [await first.terminate(), await second.terminate()]
+    assert codes == [0, 0]
+    assert tg.conflicts == 0

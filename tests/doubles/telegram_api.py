@@ -2,9 +2,27 @@
 
 Point python-telegram-bot at it with ``base_url=double.base_url``. It records every call (and
 when it came), serves queued updates through long-polling ``getUpdates`` with Telegram's offset
-rules, answers ``sendMessage`` and friends like Telegram does, and can be told to misbehave:
-scripted 429/500 answers and slow answers, and Telegram's rate limits (overall and per chat).
+rules, answers ``sendMessage`` and friends like Telegram does, and can be told to misbehave.
 Anything it does not know fails loudly with 404 and is recorded in ``unknown``.
+
+What the platform received is ``sent`` (every message it accepted, in order, including ones whose
+answer it then withheld); tests check that, not only the bot's own database.
+
+Misbehaving, through ``double.faults`` (a :class:`Faults`):
+
+* ``faults.script("sendMessage", Fault(500), Fault.flood(20, chat=6001))`` queues faults for the
+  next calls of a method, in order (a fault with ``chat`` only hits calls to that chat);
+* ``faults.at_random(seed, "sendMessage", (0.05, Fault.timeout_after_accept(3)), (0.1,
+  Fault(500)))`` draws each call's fault with a seeded ``random.Random`` (after the queue);
+* ``faults.injected`` lists every fault applied, as ``(method, fault)``.
+
+Kinds of fault: an HTTP error answer (``Fault(500)``, ``Fault.flood(retry_after)`` for 429), a
+slow answer (``delay``), a connection dropped before the call is processed (``Fault.drop()``:
+nothing delivered), and, after the call was processed (the message is delivered and in ``sent``),
+an answer held back for ``delay`` seconds (``Fault.timeout_after_accept(delay)``: the client
+times out) or a dropped connection (``Fault.drop_after_accept()``). ``poison(...)`` queues an
+update python-telegram-bot cannot parse. ``limit()`` enforces Telegram's flood control, and two
+``getUpdates`` at once end the earlier one with 409 Conflict, as Telegram does (``conflicts``).
 """
 
 from __future__ import annotations
@@ -13,6 +31,7 @@ import asyncio
 import itertools
 import json
 import math
+import random
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -38,6 +57,8 @@ class Call:
     at: float
     status: int = 200
     retry_after: float = 0.0
+    flood_chat: Any = None
+    """For a 429: the chat it holds (None: every chat)."""
 
 
 @dataclass(slots=True)
@@ -53,12 +74,99 @@ class Sent:
 
 @dataclass(slots=True)
 class Fault:
-    """A scripted misbehaviour for the next call of a method."""
+    """One misbehaviour for one call.
+
+    Args:
+        status: the HTTP error to answer with (429 with ``retry_after``); 200 answers normally.
+        retry_after: seconds in a 429's ``parameters.retry_after``.
+        delay: seconds to wait before answering (after processing, with ``after_accept``).
+        description: the error's ``description``.
+        after_accept: process the call first (a message is delivered), then misbehave.
+        drop: close the connection without any answer.
+        chat: only calls to this ``chat_id`` get the fault (None: any call). A 429 holds the
+            chat of the call it answered (until ``retry_after``), or every call if it had none.
+    """
 
     status: int = 500
     retry_after: float | None = None
     delay: float = 0.0
     description: str | None = None
+    after_accept: bool = False
+    drop: bool = False
+    chat: int | None = None
+
+    @classmethod
+    def flood(cls, retry_after: float, *, chat: int | None = None) -> Fault:
+        """429 Too Many Requests with ``retry_after``."""
+        return cls(429, retry_after=retry_after, chat=chat)
+
+    @classmethod
+    def drop_before(cls, *, chat: int | None = None) -> Fault:
+        """The connection drops before the call is processed (nothing delivered)."""
+        return cls(200, drop=True, chat=chat)
+
+    @classmethod
+    def timeout_after_accept(cls, delay: float = 30.0, *, chat: int | None = None) -> Fault:
+        """The call is processed (delivered), but the answer comes only after ``delay``."""
+        return cls(200, delay=delay, after_accept=True, chat=chat)
+
+    @classmethod
+    def drop_after_accept(cls, *, chat: int | None = None) -> Fault:
+        """The call is processed (delivered), then the connection drops without an answer."""
+        return cls(200, after_accept=True, drop=True, chat=chat)
+
+
+class Faults:
+    """What the double does wrong, per method: scripted queues first, then seeded chance."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, deque[Fault]] = defaultdict(deque)
+        self.chances: dict[str, list[tuple[float, Fault]]] = {}
+        self.rng = random.Random(0)
+        self.injected: list[tuple[str, Fault]] = []
+
+    def get(self, method: str) -> deque[Fault] | None:
+        """The scripted queue of ``method``, if any (dict-like, as older callers use it)."""
+        return self.queues.get(method)
+
+    def __getitem__(self, method: str) -> deque[Fault]:
+        """The scripted queue of ``method`` (e.g. to ``clear()`` it)."""
+        return self.queues[method]
+
+    def script(self, method: str, *faults: Fault) -> None:
+        """The next calls of ``method`` (to the fault's chat, if it names one) get these."""
+        self.queues[method].extend(faults)
+
+    def at_random(self, seed: int, method: str, *chances: tuple[float, Fault]) -> None:
+        """Each call of ``method`` gets one of these faults with its probability (seeded)."""
+        self.rng = random.Random(seed)
+        self.chances[method] = list(chances)
+
+    def clear(self) -> None:
+        self.queues.clear()
+        self.chances.clear()
+
+    def take(self, method: str, params: JSON) -> Fault | None:
+        """The fault for this call, if any (and note it in ``injected``)."""
+        chat = params.get("chat_id")
+        queue = self.queues.get(method)
+        fault: Fault | None = None
+        if queue:
+            for candidate in queue:
+                if candidate.chat is None or candidate.chat == chat:
+                    fault = candidate
+                    queue.remove(candidate)
+                    break
+        if fault is None and method in self.chances:
+            draw = self.rng.random()
+            for chance, candidate in self.chances[method]:
+                if draw < chance:
+                    fault = candidate
+                    break
+                draw -= chance
+        if fault is not None:
+            self.injected.append((method, fault))
+        return fault
 
 
 @dataclass(slots=True)
@@ -101,10 +209,13 @@ class TelegramApiDouble:
         self.updates: list[JSON] = []
         self.confirmed = 0
         self.deliveries: dict[int, int] = defaultdict(int)
-        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.faults = Faults()
+        self.fault_plan: FaultPlan | None = None
+        """Seeded random faults (see tests/doubles/faults.py); scripted ``fail`` ones win."""
         self.overall: Gcra | None = None
         self.per_chat: Gcra | None = None
         self.flood_until = 0.0
+        self.chat_flood_until: dict[Any, float] = {}
         self.rate_limited = 0
         self.webhook: JSON | None = None
         self.commands: list[JSON] = []
@@ -112,8 +223,8 @@ class TelegramApiDouble:
         # Telegram app language per user (the update's from.language_code), when the test sets one.
         self.language_codes: dict[int, str] = {}
         self.closing = False
-        self.fault_plan: FaultPlan | None = None
-        """Seeded random faults (see tests/doubles/faults.py); scripted ``fail`` ones win."""
+        self.conflicts = 0
+        self._poller: tuple[web.Request, list[bool]] | None = None
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -155,8 +266,8 @@ class TelegramApiDouble:
         self.per_chat = Gcra(per_chat, chat_burst) if per_chat else None
 
     def fail(self, method: str, *faults: Fault) -> None:
-        """The next calls of ``method`` get these answers, in order, instead of succeeding."""
-        self.faults[method].extend(faults)
+        """The next calls of ``method`` get these answers, in order (``faults.script``)."""
+        self.faults.script(method, *faults)
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -176,18 +287,35 @@ class TelegramApiDouble:
             planned = self.fault_plan.decide(method, params.get("chat_id"), params.get("text"))
             if planned is not None:
                 return await self._planned_fault(request, call, handler, params, planned)
-        response = await self._misbehave(method, params, now)
+        fault = self.faults.take(method, params)
+        response = await self._misbehave(method, params, now, fault)
         if response is None:
             try:
-                result = await handler(params)
+                result = (
+                    await handler(params, request)
+                    if method == "getUpdates"
+                    else (await handler(params))
+                )
             except _ApiError as exc:
                 response = _error(exc.status, exc.description)
             else:
                 response = web.json_response({"ok": True, "result": result})
+            if fault is not None and fault.after_accept:
+                if fault.delay:
+                    await asyncio.sleep(fault.delay)
+                if fault.drop or request.transport is None or request.transport.is_closing():
+                    return self._dropped(call, request)
+        elif response is _DROP:
+            return self._dropped(call, request)
         call.status = response.status
         if response.status == 429:
             call.retry_after = float(response.retry_after)  # type: ignore[attr-defined]
-            self.flood_until = max(self.flood_until, now + call.retry_after)
+            until = now + call.retry_after
+            chat = call.flood_chat = getattr(response, "chat", None)
+            if chat is None:
+                self.flood_until = max(self.flood_until, until)
+            else:
+                self.chat_flood_until[chat] = max(self.chat_flood_until.get(chat, 0.0), until)
         elif response.status == 200 and self.fault_plan is not None:
             self.fault_plan.accepted(method, params.get("chat_id"), params.get("text"))
         async with self._changed:
@@ -200,8 +328,10 @@ class TelegramApiDouble:
         """Apply a :class:`FaultPlan` decision (a 429 here is one chat's, not a global flood)."""
         assert self.fault_plan is not None
         if fault.kind == "429":
-            response = _flood(fault.retry_after)
+            chat = params.get("chat_id")
+            response = _flood(fault.retry_after, chat)
             call.status, call.retry_after = 429, float(fault.retry_after)
+            call.flood_chat = chat
             return response
         if fault.kind == "500":
             call.status = 500
@@ -222,29 +352,43 @@ class TelegramApiDouble:
             request.transport.abort()
         raise web.HTTPInternalServerError()  # not written: the connection is gone
 
-    async def _misbehave(self, method: str, params: JSON, now: float) -> web.Response | None:
-        queue = self.faults.get(method)
-        if queue:
-            fault = queue.popleft()
+    def _dropped(self, call: Call, request: web.Request) -> web.Response:
+        """Close the connection without an answer (the client sees it drop)."""
+        call.status = 0
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=204)
+
+    async def _misbehave(
+        self, method: str, params: JSON, now: float, fault: Fault | None
+    ) -> web.Response | None:
+        if fault is not None and not fault.after_accept:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
+            if fault.drop:
+                return _DROP
             if fault.status == 429:
-                return _flood(fault.retry_after or 1)
+                # Like Telegram's flood control for messages: it holds the chat written to
+                # (a call without a chat, e.g. getUpdates, is held as a whole).
+                return _flood(fault.retry_after or 1, params.get("chat_id"))
             if fault.status != 200:
                 return _error(fault.status, fault.description or "Internal Server Error")
         if method not in MESSAGE_METHODS:
             return None
+        chat = params.get("chat_id")
         if now < self.flood_until:  # Telegram keeps refusing until retry_after has passed
             self.rate_limited += 1
             return _flood(self.flood_until - now)
-        chat = params.get("chat_id")
+        if now < self.chat_flood_until.get(chat, 0.0):  # ... in that chat, if it was one chat's
+            self.rate_limited += 1
+            return _flood(self.chat_flood_until[chat] - now, chat)
         for gcra, key in ((self.per_chat, chat), (self.overall, None)):
             if gcra is None:
                 continue
             wait = gcra.admit(key, now)
             if wait:
                 self.rate_limited += 1
-                return _flood(wait)
+                return _flood(wait, key)
         return None
 
     # -- what tests look at -------------------------------------------------------------------
@@ -259,15 +403,26 @@ class TelegramApiDouble:
         return [s for s in self.sent if s.chat_id == chat_id][-1]
 
     def early_after_flood(self) -> list[tuple[Call, float]]:
-        """Message calls that came sooner after a 429 than its ``retry_after`` allowed."""
+        """Message calls that came sooner after a 429 holding them than its ``retry_after``."""
         early = []
         until = 0.0
+        chat_until: dict[Any, float] = {}
         for call in self.calls:
-            if call.method in MESSAGE_METHODS and call.at < until:
-                early.append((call, until - call.at))
+            if call.method in MESSAGE_METHODS:
+                held = max(until, chat_until.get(call.params.get("chat_id"), 0.0))
+                if call.at < held:
+                    early.append((call, held - call.at))
             if call.status == 429:
-                until = max(until, call.at + call.retry_after)
+                end = call.at + call.retry_after
+                if call.flood_chat is None:
+                    until = max(until, end)
+                else:
+                    chat_until[call.flood_chat] = max(chat_until.get(call.flood_chat, 0.0), end)
         return early
+
+    def early_after_flood_in_chat(self, chat_id: int) -> list[tuple[Call, float]]:
+        """:meth:`early_after_flood` for the calls to one chat."""
+        return [(c, by) for c, by in self.early_after_flood() if c.params.get("chat_id") == chat_id]
 
     async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
         """Wait until ``predicate()`` holds (checked after every call); fail after ``timeout``."""
@@ -326,6 +481,23 @@ class TelegramApiDouble:
             "chat": self._chat(chat_id or user_id, kind),
             "from": self._user(user_id),
         }
+
+    def poison(self, user_id: int, how: str = "entity") -> int:
+        """An update python-telegram-bot cannot parse; returns its update_id.
+
+        ``how``: ``entity`` (an entity without offset/length), ``from`` (a sender without id)
+        or ``date`` (a date that is not a number). It carries a name and text, like a real one.
+        """
+        message: JSON = {**self._message(user_id), "text": f"My name is Secret Person{user_id}"}
+        if how == "entity":
+            message["entities"] = [{"type": "bold"}]
+        elif how == "from":
+            message["from"] = {"is_bot": False, "first_name": f"Secret Person{user_id}"}
+        elif how == "date":
+            message["date"] = "yesterday"
+        else:
+            raise ValueError(f"unknown poison {how!r}")
+        return self.push({"message": message})
 
     def text(self, user_id: int, text: str, *, chat_id: int | None = None, kind: str = "private"):
         """A person types ``text``; returns (update_id, message_id)."""
@@ -411,10 +583,22 @@ class TelegramApiDouble:
         self.webhook = params
         return True
 
-    async def _api_getUpdates(self, params: JSON) -> list[JSON]:
+    async def _api_getUpdates(self, params: JSON, request: Any = None) -> list[JSON]:
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         timeout = min(float(params.get("timeout") or 0), self.max_poll_wait)
+        if self._poller is not None:
+            earlier, ended = self._poller
+            if (
+                request is not None
+                and earlier.transport is not None
+                and not earlier.transport.is_closing()
+            ):
+                ended[0] = True  # Telegram ends the earlier request with 409 Conflict
+                self.conflicts += 1
+                await self._notify()
+        ended = [False]
+        self._poller = (request, ended)
         if offset and offset - 1 > self.confirmed:
             self.confirmed = offset - 1
             await self._notify()
@@ -422,14 +606,27 @@ class TelegramApiDouble:
         def pending() -> list[JSON]:
             return [u for u in self.updates if u["update_id"] > self.confirmed][:limit]
 
-        if not pending() and timeout > 0:
-            async with self._changed:
-                try:
-                    await asyncio.wait_for(
-                        self._changed.wait_for(lambda: bool(pending()) or self.closing), timeout
-                    )
-                except TimeoutError:
-                    pass
+        try:
+            if not pending() and timeout > 0:
+                async with self._changed:
+                    try:
+                        await asyncio.wait_for(
+                            self._changed.wait_for(
+                                lambda: bool(pending()) or self.closing or ended[0]
+                            ),
+                            timeout,
+                        )
+                    except TimeoutError:
+                        pass
+        finally:
+            if self._poller is not None and self._poller[0] is request:
+                self._poller = None
+        if ended[0]:
+            raise _ApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; make sure that only one bot "
+                "instance is running",
+            )
         batch = pending()
         for update in batch:
             self.deliveries[update["update_id"]] += 1
@@ -479,6 +676,10 @@ class TelegramApiDouble:
         return True
 
 
+_DROP = web.Response(status=599)
+"""Marker from ``_misbehave``: drop the connection."""
+
+
 class _ApiError(Exception):
     def __init__(self, status: int, description: str) -> None:
         super().__init__(description)
@@ -492,7 +693,7 @@ def _error(status: int, description: str) -> web.Response:
     )
 
 
-def _flood(wait: float) -> web.Response:
+def _flood(wait: float, chat: Any = None) -> web.Response:
     # Telegram sends whole seconds; a fraction keeps tests short (PTB accepts it).
     seconds: float = math.ceil(wait) if wait >= 1 else round(max(wait, 0.05), 2)
     response = web.json_response(
@@ -505,6 +706,7 @@ def _flood(wait: float) -> web.Response:
         status=429,
     )
     response.retry_after = seconds  # type: ignore[attr-defined]
+    response.chat = chat  # type: ignore[attr-defined]  # None: the flood holds every chat
     return response
 
 

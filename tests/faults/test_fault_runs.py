@@ -126,13 +126,7 @@ def test_every_reply_reaches_the_platform(runs: dict[str, list[RunResult]], plat
 
 @pytest.mark.parametrize(
     "platform",
-    [
-        _known(
-            "telegram",
-            "issue 9 item 5: a timed-out sendMessage is retried (fixed on branch tgfaults)",
-        ),
-        "slack",
-    ],
+    TELEGRAM_SLACK,
 )
 def test_no_reply_reaches_the_platform_twice(
     runs: dict[str, list[RunResult]], platform: str
@@ -142,17 +136,7 @@ def test_no_reply_reaches_the_platform_twice(
 
 @pytest.mark.parametrize(
     "platform",
-    [
-        _known(
-            "telegram",
-            "issue 9 item 7: platform ids in default logs (fixed on branch tgfaults)",
-        ),
-        _known(
-            "slack",
-            "issue 9 item 7: the outbox's 'reply to Address(...) not delivered' warning names "
-            "the Slack channel (bot/scheduling/outbox.py; fixed on branch tgfaults)",
-        ),
-    ],
+    TELEGRAM_SLACK,
 )
 def test_logs_name_no_one(runs: dict[str, list[RunResult]], platform: str) -> None:
     """No platform id, name, username or answer text in any log line the process printed

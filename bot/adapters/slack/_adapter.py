@@ -19,6 +19,7 @@ content.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import uuid
@@ -195,7 +196,10 @@ class SlackAdapter:
         if pending:
             log.warning("slack: sending %d reply batch(es) cut off by a restart", len(pending))
         for item in pending:
-            await self._send_replies(item.address, list(item.replies), item.platform_msg_id)
+            # ``unreplied`` handed these over: the replies never tried (the rest of the batch)
+            await self._send_replies(
+                item.address, list(item.replies), item.platform_msg_id, claimed=True
+            )
 
     async def _start_http(self) -> None:
         webapp = web.Application()
@@ -316,22 +320,50 @@ class SlackAdapter:
             to, text, blocks=blocks, key=key, prompt_ref=message.prompt_ref
         )
 
-    async def _send_replies(self, to: Address, replies: list[Outbound], key: str | None) -> None:
-        """Post a message's replies, once across retries and workers.
+    async def _send_replies(
+        self,
+        to: Address,
+        replies: list[Outbound],
+        key: str | None,
+        *,
+        claimed: bool = False,
+    ) -> None:
+        """Post a message's replies, once across retries, workers and restarts.
 
         With a ledger (the dispatcher), the first delivery of the event to claim the message sends
         its replies; a retry of the same event (``X-Slack-Retry-Num``), whichever worker nginx
-        hands it to, claims nothing and posts nothing.
+        hands it to, claims nothing and posts nothing. Each reply is noted in the ledger right
+        before its request is written (after the pacing wait), so after a crash the replies never
+        tried are sent and the one that may have arrived counts as uncertain, never doubled.
         """
         if not replies:
             return
-        if key is not None and self.ledger is not None:
-            if not await self.ledger.claim_sending(PLATFORM, key):
+        ledger = self.ledger if key is not None else None
+        if ledger is not None and key is not None and not claimed:
+            if not await ledger.claim_sending(PLATFORM, key):
                 return
         for index, reply in enumerate(replies):
-            await self._post(to, reply, f"{key}#{index}" if key else None)
-        if key is not None and self.ledger is not None:
-            await self.ledger.replied(PLATFORM, [key])
+            note = (
+                functools.partial(ledger.sending, PLATFORM, [key])
+                if ledger is not None and key is not None
+                else None
+            )
+            text, blocks = _blocks.render(reply)
+            outcome = await self.outbox.post(
+                to,
+                text,
+                blocks=blocks,
+                key=f"{key}#{index}" if key else None,
+                prompt_ref=reply.prompt_ref,
+                before_first_try=note,
+            )
+            if ledger is not None and key is not None and outcome.attempts:
+                if outcome.status == "failed":
+                    await ledger.not_sent(PLATFORM, [key])
+                elif outcome.status == "uncertain":
+                    await ledger.uncertain(PLATFORM, [key])
+        if ledger is not None and key is not None:
+            await ledger.replied(PLATFORM, [key])
 
     async def _ephemeral(self, channel: str, user: str, text: str, thread: str | None) -> None:
         try:

@@ -86,17 +86,21 @@ class SlackOutbox:
         blocks: list[dict[str, Any]] | None = None,
         key: str | None = None,
         prompt_ref: str | None = None,
+        before_first_try: Callable[[], Awaitable[None]] | None = None,
     ) -> DeliveryOutcome:
         """Post one message (in ``address.thread_ref``'s thread if set) and report its outcome.
 
         ``key`` identifies the message across redeliveries: a key already delivered is not
-        posted again, and the earlier outcome is returned.
+        posted again, and the earlier outcome is returned. ``before_first_try`` runs after the
+        pacing wait, right before the first request is written (where a ledger notes the try).
         """
         lane = self._lane(address.chat_ref)
         async with lane.lock:
             if key is not None and key in self._done:
                 return self._done[key]
-            outcome = await self._post_paced(lane, address, text, blocks, key, prompt_ref)
+            outcome = await self._post_paced(
+                lane, address, text, blocks, key, prompt_ref, before_first_try
+            )
             if key is not None and outcome.status != "failed":
                 self._done[key] = outcome
                 while len(self._done) > self._remember:
@@ -130,6 +134,7 @@ class SlackOutbox:
         blocks: list[dict[str, Any]] | None,
         key: str | None,
         prompt_ref: str | None,
+        before_first_try: Callable[[], Awaitable[None]] | None = None,
     ) -> DeliveryOutcome:
         attempts = 0
         error: str | None = None
@@ -139,6 +144,8 @@ class SlackOutbox:
             if wait > 0:
                 await asyncio.sleep(wait)
             attempts += 1
+            if attempts == 1 and before_first_try is not None:
+                await before_first_try()
             lane.not_before = time.monotonic() + self.interval
             sent_at = time.time()
             try:

@@ -3,8 +3,11 @@
 We drive ``getUpdates`` ourselves instead of PTB's ``Updater`` so that the offset (Telegram's
 acknowledgement) only moves past an update once the dispatcher has committed it: a crash before
 the commit means Telegram delivers the update again, and the dispatcher's message-id log makes
-that redelivery harmless. Replies are then sent from a per-chat queue, in order, paced to
-Telegram's limits, so a burst of sends never holds up storing what people say.
+that redelivery harmless. Updates come as raw JSON and are read one by one: one that cannot be
+read is kept in quarantine and skipped, never holding up the rest. Only the process holding the
+polling lease polls (several processes may share a PostgreSQL database). Replies are then sent
+from a per-chat queue, in order, paced to Telegram's limits, so a burst of sends never holds up
+storing what people say. The delivery guarantees are in README.md ("Delivery guarantees").
 """
 
 from __future__ import annotations
@@ -26,8 +29,14 @@ from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.adapters.base import InboundSink, ReplyLedger
-from bot.adapters.telegram._delivery import Caller, CallFailed, RetryPolicy, retry_after_seconds
+from bot.adapters.base import InboundSink, Leadership, ReplyLedger, UpdateQuarantine
+from bot.adapters.telegram._delivery import (
+    Caller,
+    CallFailed,
+    CallUncertain,
+    RetryPolicy,
+    retry_after_seconds,
+)
 from bot.adapters.telegram._inbound import (
     ALLOWED_UPDATES,
     PLATFORM,
@@ -70,6 +79,7 @@ PICK_FIRST = "Tick at least one option, then press Done."
 SORRY = "Sorry, something went wrong with that message on our side. Please send it again."
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _POISON_TRIES = 5
+UNREADABLE = "telegram: skipped an update Telegram sent that could not be read (update %s)"
 
 
 class TelegramAdapter:
@@ -84,6 +94,9 @@ class TelegramAdapter:
         poll_timeout: seconds one ``getUpdates`` long poll may wait.
         concurrency: updates of different chats handled at the same time.
         drain_timeout: on stop, how long queued replies may still take to go out.
+        quarantine: where updates that cannot be read are kept (else they are only skipped).
+        leader: the polling lease; only its holder polls (default: always this process).
+        request_timeout: seconds a Bot API call may take to answer (long polls get more).
     """
 
     name = PLATFORM
@@ -100,12 +113,17 @@ class TelegramAdapter:
         poll_timeout: int = 25,
         concurrency: int = 8,
         drain_timeout: float = 10.0,
+        quarantine: UpdateQuarantine | None = None,
+        leader: Leadership | None = None,
+        request_timeout: float = 10.0,
     ) -> None:
         _validate(settings)
         self.settings = settings
         self.clock = clock
         self.on_delivery = on_delivery
         self.ledger = ledger
+        self.quarantine = quarantine
+        self.leader = leader
         self._replied: list[str] = []
         self._replied_waiting = asyncio.Event()
         self._sending: GroupCommitter[str, None] = GroupCommitter(self._note_sending)
@@ -115,14 +133,18 @@ class TelegramAdapter:
         self.caller = Caller(self.limiter, retry or RetryPolicy())
         self.poll_timeout = poll_timeout
         self.drain_timeout = drain_timeout
+        self.request_timeout = request_timeout
         self.bot = PTBBot(
             settings.token or "",
             base_url=settings.base_url,
             request=HTTPXRequest(
-                connection_pool_size=64, read_timeout=10, write_timeout=10, pool_timeout=10
+                connection_pool_size=64,
+                read_timeout=request_timeout,
+                write_timeout=request_timeout,
+                pool_timeout=request_timeout,
             ),
             get_updates_request=HTTPXRequest(
-                connection_pool_size=2, read_timeout=10, write_timeout=10
+                connection_pool_size=2, read_timeout=request_timeout, write_timeout=request_timeout
             ),
         )
         self._sink: InboundSink | None = None
@@ -136,10 +158,13 @@ class TelegramAdapter:
         self._selections: dict[tuple[str, int], tuple[list[str], set[int]]] = {}
         self._handled: set[int] = set()
         self._failures: dict[int, tuple[int, float]] = {}
+        self._sends = 0
         self._last_commit = 0.0
         self._offset: int | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._in_batch = False
+        self._recovery: asyncio.Task[None] | None = None
+        self._recovering = False
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.webhook_port: int | None = None
@@ -170,7 +195,10 @@ class TelegramAdapter:
             if self.ledger is not None:
                 self._ledger_task = asyncio.create_task(self._note_replied_loop())
             if self.settings.mode == "webhook":
+                # Before taking updates: a redelivered one must find its replies noted.
                 await self._resend_cut_off_replies()
+                await self._drain(max(self.drain_timeout, 60.0))
+                await self._flush_replied()
                 await self._start_webhook()
             else:
                 await self.caller.call(
@@ -197,10 +225,14 @@ class TelegramAdapter:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._poll_task
             self._poll_task = None
-            await self._confirm_offset()
+            if self.leader is None or self.leader.held:
+                await self._confirm_offset()
+            if self.leader is not None:
+                await self.leader.release()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self._stop_recovery()
         await self._drain(self.drain_timeout)
         if self._ledger_task is not None:
             self._ledger_task.cancel()
@@ -213,6 +245,18 @@ class TelegramAdapter:
             self.started = False
             with contextlib.suppress(TelegramError):
                 await self.bot.shutdown()
+
+    def health(self) -> tuple[bool, str]:
+        """For the readiness check: receiving, standing by for the polling lease, or deaf."""
+        if not self.started:
+            return False, "not started"
+        if self.settings.mode == "webhook":
+            return self._runner is not None, "webhook"
+        if self._poll_task is None or self._poll_task.done():
+            return False, "not receiving: polling stopped"
+        if self.leader is not None and not self.leader.held:
+            return True, "standing by: another process polls"
+        return True, "polling"
 
     async def __aenter__(self) -> TelegramAdapter:
         return self
@@ -231,7 +275,19 @@ class TelegramAdapter:
             raise AdapterError("The Telegram adapter is not started.")
         return await self._deliver(to, message, priority)
 
-    async def _deliver(self, to: Address, message: Outbound, priority: int) -> str | None:
+    async def _deliver(
+        self, to: Address, message: Outbound, priority: int, reply_to: str | None = None
+    ) -> str | None:
+        """Send one message (its pieces in order); each piece is tried until Telegram answers.
+
+        A piece whose request got no answer after it was written may have arrived: it is not
+        sent again, the rest still go, and the message is reported ``uncertain`` (returning
+        None, as Slack's adapter does). ``reply_to`` is the inbound message this replies to:
+        the ledger notes each attempt right before its first request is written.
+
+        Raises:
+            CallFailed: when a piece could not be sent (the outcome is reported first).
+        """
         chat = to.chat_ref
         text = (
             message.text if message.text.strip() else ("Please choose:" if message.choices else "")
@@ -242,6 +298,10 @@ class TelegramAdapter:
         markup = keyboard_for(message)
         attempts = 0
         sent: Message | None = None
+        doubt: str | None = None
+        self._sends += 1
+        number = self._sends
+        note = _AttemptNote(self, reply_to) if reply_to is not None and self.ledger else None
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
             try:
@@ -252,20 +312,60 @@ class TelegramAdapter:
                     ),
                     chat=chat,
                     priority=priority,
+                    repeatable=False,
+                    before_send=note.before if note is not None and index == 0 else None,
+                    refused=note.refused if note is not None and index == 0 else None,
                 )
+            except CallUncertain as exc:
+                attempts += exc.attempts
+                doubt = exc.message
+                sent = None
+                continue
             except CallFailed as exc:
                 attempts += exc.attempts
                 where = f" (after {index} of {len(pieces)} parts)" if index else ""
-                await self._report(to, message, "failed", attempts, None, exc.message + where)
+                await self._report(
+                    to, message, "failed", attempts, None, exc.message + where, number
+                )
                 raise
             attempts += tries
+        if doubt is not None:
+            if reply_to is not None and self.ledger is not None:
+                with contextlib.suppress(Exception):
+                    await self.ledger.uncertain(PLATFORM, [reply_to])
+            await self._report(to, message, "uncertain", attempts, None, doubt, number)
+            return None
         assert sent is not None
         if message.choices or message.prompt_ref:
             # A new question: buttons on older messages no longer answer anything.
             self._live[chat] = max(self._live.get(chat, 0), sent.message_id)
         msg_id = str(sent.message_id)
-        await self._report(to, message, "sent", attempts, msg_id, None)
+        await self._report(to, message, "sent", attempts, msg_id, None, number)
         return msg_id
+
+    async def _attempting(self, msg_id: str) -> bool:
+        """Note (committed) that a reply to ``msg_id`` is about to be written to Telegram.
+
+        If the database cannot take the note, the reply goes anyway: a person waiting for their
+        next question matters more than the rare duplicate a crash right now could then cause.
+        """
+        try:
+            await self._sending.submit(msg_id)
+            return True
+        except Exception as exc:
+            log.warning(
+                "telegram: could not note a reply attempt (%s); sending anyway",
+                type(exc).__name__,
+            )
+            return False
+
+    async def _not_attempted(self, msg_id: str) -> None:
+        """Take the note back: Telegram refused that try, so the reply has not arrived."""
+        assert self.ledger is not None
+        try:
+            await self.ledger.not_sent(PLATFORM, [msg_id])
+        except Exception as exc:
+            log.warning("telegram: could not note a refused reply (%s)", type(exc).__name__)
 
     async def _report(
         self,
@@ -275,19 +375,31 @@ class TelegramAdapter:
         attempts: int,
         msg_id: str | None,
         error: str | None,
+        number: int = 0,
     ) -> None:
+        """Hand the outcome on; logs name the send by its number, never the chat (DEBUG does)."""
         outcome = DeliveryOutcome(
             to, message.prompt_ref, status, attempts, msg_id, error, self.clock.now()
         )
-        if status == "sent":
-            log.debug("telegram: delivered %s", outcome)
-        else:
-            log.warning("telegram: delivery failed %s", outcome)
+        log.debug("telegram: send #%d to chat %s: %s", number, to.chat_ref, status)
+        if status != "sent":
+            log.warning(
+                "telegram: send #%d %s after %d attempt(s)%s: %s",
+                number,
+                "may not have arrived (not repeated)" if status == "uncertain" else "failed",
+                attempts,
+                f" ({message.prompt_ref})" if message.prompt_ref else "",
+                error,
+            )
         if self.on_delivery is not None:
             try:
                 await self.on_delivery(outcome)
-            except Exception:
-                log.exception("telegram: on_delivery callback failed for %s", outcome)
+            except Exception as exc:
+                log.error(
+                    "telegram: on_delivery callback failed for send #%d (%s)",
+                    number,
+                    type(exc).__name__,
+                )
 
     def _enqueue(self, chat: str, job: Callable[[], Awaitable[None]]) -> None:
         """Queue work for one chat; each chat's queue runs in order, chats run side by side."""
@@ -304,8 +416,9 @@ class TelegramAdapter:
                     await job()
                 except CallFailed:
                     pass  # already reported
-                except Exception:
-                    log.exception("telegram: sending to chat %s failed", chat)
+                except Exception as exc:
+                    log.error("telegram: a queued send failed (%s)", type(exc).__name__)
+                    log.debug("telegram: queued send to chat %s failed", chat, exc_info=True)
         finally:
             self._workers.pop(chat, None)
             if not queue:
@@ -316,14 +429,14 @@ class TelegramAdapter:
     ) -> None:
         chat = address.chat_ref
         tracked = msg_id is not None and bool(replies) and self.ledger is not None
-        if tracked:
-            # Written down before the first attempt: a crash before it means "send these on
-            # restart", a crash after it "they may have arrived: do not repeat them".
-            self._enqueue(chat, lambda: self._sending.submit(msg_id or ""))
         for reply in replies:
+            # Each reply's attempt is noted right before its request is written (``reply_to``):
+            # after a crash, the ones never attempted are sent, the one in flight is not.
             self._enqueue(
                 chat,
-                lambda reply=reply: self._deliver(address, reply, REPLY),  # type: ignore[misc]
+                lambda reply=reply: self._deliver(  # type: ignore[misc]
+                    address, reply, REPLY, msg_id if tracked else None
+                ),
             )
         if tracked:
             # Runs after the replies in this chat's queue, whether they went out or failed.
@@ -355,27 +468,47 @@ class TelegramAdapter:
         batch, self._replied = self._replied, []
         try:
             await self.ledger.replied(PLATFORM, batch)
-        except Exception:
-            log.exception("telegram: could not note %d delivered replies", len(batch))
+        except Exception as exc:
+            # The exception may quote message ids (which hold chat ids): its type only here.
+            log.error(
+                "telegram: could not note %d delivered replies (%s)",
+                len(batch),
+                type(exc).__name__,
+            )
+            log.debug("telegram: noting delivered replies failed", exc_info=True)
             self._replied[:0] = batch
 
     async def _resend_cut_off_replies(self) -> None:
-        """Send replies a crash cut off (committed, never sent), once, after a restart.
+        """Send replies a crash cut off (committed, never attempted), once, after a restart.
 
-        It runs after the updates Telegram redelivered were handled (their replies go out and
-        are noted first) and before any new ones are taken, so nothing is sent twice and a
-        person who wrote again meanwhile is not asked again.
+        It runs once the replies to what Telegram redelivered went out and were noted (the
+        redelivery path sends those, so they are not sent twice), while new updates are taken
+        meanwhile: a person who wrote again since has superseded the old replies, which would
+        ask a stale question, so they are not sent.
         """
         if self.ledger is None:
             return
-        pending = await self.ledger.unreplied(PLATFORM, self._started_at)
-        if not pending:
-            return
-        log.warning("telegram: sending %d reply batch(es) cut off by a restart", len(pending))
+        busy = list(self._workers.values())
+        if busy:
+            await asyncio.wait(busy)
+        self._recovering = True  # database work: stop() lets it finish, never cancels it
+        try:
+            await self._flush_replied()
+            pending = await self.ledger.unreplied(PLATFORM, self._started_at)
+        finally:
+            self._recovering = False
+        if pending:
+            log.warning("telegram: sending %d reply batch(es) cut off by a restart", len(pending))
         for item in pending:
             self._queue_replies(item.address, list(item.replies), item.platform_msg_id)
-        await self._drain(max(self.drain_timeout, 60.0))
-        await self._flush_replied()
+
+    async def _stop_recovery(self) -> None:
+        task, self._recovery = self._recovery, None
+        if task is None:
+            return
+        if not self._recovering:
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
@@ -395,19 +528,26 @@ class TelegramAdapter:
 
     # -- receiving ----------------------------------------------------------------------------
     async def _poll_loop(self) -> None:
-        """getUpdates, handle, and only then confirm (the next call's offset moves past them)."""
+        """getUpdates, handle, and only then confirm (the next call's offset moves past them).
+
+        Only while this process holds the polling lease: two pollers would make Telegram end
+        each other's requests (409 Conflict). A process that takes the lease over from one that
+        died first sends the replies that one's death cut off.
+        """
         delay = failing = 0.0
         recovered = False
         while not self._stopping.is_set():
+            if self.leader is not None and not self.leader.held:
+                if recovered:
+                    log.warning("telegram: polling lease lost; waiting to take it again")
+                await self.leader.acquire()
+                self._started_at = self.clock.now()
+                self._offset, recovered, delay, failing = None, False, 0.0, 0.0
+                log.info("telegram: this process now receives updates (polling lease held)")
             if delay or failing:
                 await asyncio.sleep(max(delay, failing))
             try:
-                updates = await self.bot.get_updates(
-                    offset=self._offset,
-                    timeout=self.poll_timeout if recovered else 0,
-                    limit=100,
-                    allowed_updates=list(ALLOWED_UPDATES),
-                )
+                raw = await self._get_updates(self.poll_timeout if recovered else 0)
             except RetryAfter as exc:
                 delay = retry_after_seconds(exc)
                 continue
@@ -418,23 +558,107 @@ class TelegramAdapter:
             except InvalidToken:
                 log.critical("telegram: the bot token was revoked; no longer receiving")
                 return
+            if self.leader is not None and not self.leader.held:
+                continue  # another process may hold the lease now: leave these to it
             delay = 0.0
             all_failed = False
-            if updates:
+            if raw:
                 self._in_batch = True
                 try:
-                    all_failed = await self._handle_batch(updates)
+                    all_failed = await self._handle_raw_batch(raw)
                 finally:
                     self._in_batch = False
             # Every update failing means the database (not one message) is in trouble: slow down.
             failing = min(30.0, max(0.5, failing * 2)) if all_failed else 0.0
-            if not recovered and len(updates) < 100 and not all_failed:
+            if not recovered and len(raw) < 100 and not all_failed:
                 # What Telegram redelivered after a restart is handled (a short batch means we
-                # caught up): now send what a crash cut off, before taking anything new.
-                await self._resend_cut_off_replies()
+                # caught up): now send what a crash cut off, alongside what comes next.
+                await self._stop_recovery()
+                self._recovery = asyncio.create_task(
+                    self._resend_cut_off_replies(), name="telegram-recovery"
+                )
                 recovered = True
 
-    async def _handle_batch(self, updates: tuple[Update, ...]) -> bool:
+    async def _get_updates(self, timeout: int) -> list[dict[str, Any]]:
+        """One getUpdates call, its result as raw JSON (each update is read on its own).
+
+        ``Bot.get_updates`` reads the whole batch at once: one unreadable update would fail the
+        call every time (and PTB would log it, content and all). ``Bot._post`` is the request
+        path ``get_updates`` itself uses, without the reading.
+        """
+        data: dict[str, Any] = {
+            "timeout": timeout,
+            "limit": 100,
+            "allowed_updates": list(ALLOWED_UPDATES),
+        }
+        if self._offset is not None:
+            data["offset"] = self._offset
+        result = await self.bot._post(
+            "getUpdates", data, read_timeout=self.request_timeout + timeout
+        )
+        return [u for u in result if isinstance(u, dict)] if isinstance(result, list) else []
+
+    async def _read(self, raw: dict[str, Any]) -> Update | None:
+        """The update, or None when it cannot be read (then it is kept in quarantine).
+
+        Raises:
+            Exception: when it could not be read and could not be kept either (the database is
+                away): the caller must not move past it.
+        """
+        try:
+            update = Update.de_json(raw, self.bot)
+            # Reading the chat and sender touches the fields PTB only checks lazily.
+            chat_key(update)
+            return update
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        update_id = raw.get("update_id")
+        if not isinstance(update_id, int):
+            log.warning(UNREADABLE, "without an id")
+            return None
+        if self.quarantine is not None:
+            chat_ref, user_ref = _raw_refs(raw)
+            await self.quarantine.keep(
+                PLATFORM, update_id, raw, error[:2000], chat_ref=chat_ref, user_ref=user_ref
+            )
+        log.warning(UNREADABLE, update_id)
+        return None
+
+    async def _handle_raw_batch(self, raw: list[dict[str, Any]]) -> bool:
+        """Read each update on its own and handle the readable ones; True when all failed.
+
+        An unreadable update is kept in quarantine and passed over. If it cannot even be kept
+        (the database is away), the offset stops at it: it and what follows come again.
+        """
+        updates: list[Update] = []
+        newest = -1
+        stuck: int | None = None
+        for item in raw:
+            update_id = item.get("update_id")
+            try:
+                update = await self._read(item)
+            except Exception as exc:
+                log.error(
+                    "telegram: an unreadable update (%s) could not be set aside (%s); it will "
+                    "come again",
+                    update_id,
+                    type(exc).__name__,
+                )
+                stuck = update_id if isinstance(update_id, int) else None
+                break
+            if isinstance(update_id, int):
+                newest = max(newest, update_id)
+            if update is not None:
+                updates.append(update)
+        all_failed = await self._handle_batch(tuple(updates), newest) if updates else False
+        if not updates and newest >= 0:
+            self._offset = newest + 1
+        if stuck is not None:
+            self._offset = stuck if self._offset is None else min(self._offset, stuck)
+            return True
+        return all_failed
+
+    async def _handle_batch(self, updates: tuple[Update, ...], newest: int = -1) -> bool:
         """Handle a batch and move the offset; True when every update in it failed."""
         fresh = [u for u in updates if u.update_id not in self._handled]
         results = await asyncio.gather(*(self._handle_one(u) for u in fresh))
@@ -460,7 +684,7 @@ class TelegramAdapter:
                     self._queue_replies(Address(PLATFORM, chat), [Outbound(SORRY)])
                 continue
             failed.append(update.update_id)
-        newest = max(u.update_id for u in updates)
+        newest = max(newest, *(u.update_id for u in updates))
         self._offset = min(failed) if failed else newest + 1
         self._handled = {i for i in self._handled if i >= self._offset}
         return bool(fresh) and len(failed) == len(fresh)
@@ -474,8 +698,15 @@ class TelegramAdapter:
             async with lock, self._semaphore:
                 await self._process(update)
             return True
-        except Exception:
-            log.exception("telegram: update %s not handled; it will come again", update.update_id)
+        except Exception as exc:
+            # The exception text may quote what the person wrote (e.g. SQL parameters): only
+            # its type at ERROR, the traceback at DEBUG.
+            log.error(
+                "telegram: update %s not handled (%s); it will come again",
+                update.update_id,
+                type(exc).__name__,
+            )
+            log.debug("telegram: update %s not handled", update.update_id, exc_info=True)
             return False
         finally:
             lock, users = self._chat_locks[key]
@@ -595,9 +826,8 @@ class TelegramAdapter:
                 )
             except CallFailed as exc:
                 if "not modified" not in exc.message:
-                    log.warning(
-                        "telegram: keyboard of %s/%s not updated: %s", chat, message_id, exc
-                    )
+                    log.warning("telegram: a keyboard was not updated: %s", exc.message)
+                    log.debug("telegram: keyboard of %s/%s not updated", chat, message_id)
 
         self._enqueue(chat, edit)
 
@@ -605,10 +835,10 @@ class TelegramAdapter:
         """Tell Telegram what was handled, so a restart does not see it again."""
         if self._offset is None:
             return
+        data = {"offset": self._offset, "timeout": 0, "limit": 1}
         with contextlib.suppress(TelegramError, TimeoutError):
-            await asyncio.wait_for(
-                self.bot.get_updates(offset=self._offset, timeout=0, limit=1), 10
-            )
+            # Not ``get_updates``: the next update may be one it cannot read.
+            await asyncio.wait_for(self.bot._post("getUpdates", data), 10)
 
     # -- webhook ------------------------------------------------------------------------------
     async def _start_webhook(self) -> None:
@@ -640,10 +870,24 @@ class TelegramAdapter:
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return web.Response(status=403, text="forbidden")
         try:
-            update = Update.de_json(await request.json(), self.bot)
+            body = await request.json()
         except Exception:
+            body = None
+        if not isinstance(body, dict):
             log.warning("telegram: webhook body is not an update; ignored")
             return web.Response(status=200)
+        try:
+            update = await self._read(body)
+        except Exception as exc:
+            log.error(
+                "telegram: an unreadable update (%s) could not be set aside (%s); asking "
+                "Telegram to send it again",
+                body.get("update_id"),
+                type(exc).__name__,
+            )
+            return web.Response(status=500, text="not handled, please retry")
+        if update is None:
+            return web.Response(status=200)  # kept in quarantine: never send it again
         if update.update_id in self._handled:
             return web.Response(status=200)
         if not await self._handle_one(update):
@@ -652,6 +896,26 @@ class TelegramAdapter:
         if len(self._handled) > 100_000:
             self._handled = set(sorted(self._handled)[-50_000:])
         return web.Response(status=200)
+
+
+class _AttemptNote:
+    """Keeps the ledger's note of one reply's attempt true while Telegram refuses tries."""
+
+    __slots__ = ("adapter", "msg_id", "noted")
+
+    def __init__(self, adapter: TelegramAdapter, msg_id: str) -> None:
+        self.adapter = adapter
+        self.msg_id = msg_id
+        self.noted = False
+
+    async def before(self) -> None:
+        if not self.noted:
+            self.noted = await self.adapter._attempting(self.msg_id)
+
+    async def refused(self) -> None:
+        if self.noted:
+            await self.adapter._not_attempted(self.msg_id)
+            self.noted = False
 
 
 def _validate(settings: TelegramSettings) -> None:
@@ -669,3 +933,25 @@ def _validate(settings: TelegramSettings) -> None:
             )
     if problems:
         raise ConfigError("The telegram section cannot be used.", problems)
+
+
+def _raw_refs(raw: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Best-effort (chat id, sender id) of an update that could not be read, for erasure."""
+    chat_ref = user_ref = None
+    for value in raw.values():
+        if not isinstance(value, dict):
+            continue
+        message = value.get("message") if isinstance(value.get("message"), dict) else value
+        chat = message.get("chat")
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int | str):
+            chat_ref = str(chat["id"])
+        sender = value.get("from")
+        if isinstance(sender, dict) and isinstance(sender.get("id"), int | str):
+            user_ref = str(sender["id"])
+        if chat_ref or user_ref:
+            break
+    if chat_ref is None and user_ref is not None:
+        chat_ref = user_ref  # a private chat's id is the person's id
+    if user_ref is None and chat_ref is not None and not chat_ref.startswith("-"):
+        user_ref = chat_ref
+    return chat_ref, user_ref

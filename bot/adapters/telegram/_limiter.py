@@ -1,5 +1,6 @@
 """Outbound pacing: about 30 messages a second overall, about 1 a second per chat, and a pause
-for everyone when Telegram answers 429 with ``retry_after``.
+when Telegram answers 429 with ``retry_after``: for that chat alone when the refused call wrote
+to a chat (one busy chat never holds up the others), for every call otherwise.
 
 Both limits are GCRAs (a token bucket written as one "theoretical arrival time"). One dispenser
 task hands out the overall slots, each to the first waiter (by priority, then arrival) whose chat
@@ -61,6 +62,7 @@ class RateLimiter:
         self._tat = 0.0
         self._chat_tat: dict[str, float] = {}
         self._paused_until = 0.0
+        self._chat_paused: dict[str, float] = {}
         self._waiters: list[_Waiter] = []
         self._seq = itertools.count()
         self._wakeup: asyncio.Event | None = None
@@ -77,17 +79,23 @@ class RateLimiter:
         return len(self._waiters)
 
     def pause(self, seconds: float, chat: str | None = None) -> None:
-        """Telegram said "retry after": nobody sends until then."""
+        """Telegram said "retry after": nothing goes to ``chat`` until then (to anyone if None)."""
         until = self._now() + seconds
-        self._paused_until = max(self._paused_until, until)
-        if chat is not None:
-            self._chat_tat[chat] = max(self._chat_tat.get(chat, 0.0), until)
+        if chat is None:
+            self._paused_until = max(self._paused_until, until)
+        else:
+            self._chat_paused[chat] = max(self._chat_paused.get(chat, 0.0), until)
         if self._wakeup is not None:
             self._wakeup.set()
 
-    async def wait_unpaused(self) -> None:
-        """Wait out a 429 pause (for calls that are not messages, e.g. answerCallbackQuery)."""
-        while (left := self.paused_for) > 0:
+    async def wait_unpaused(self, chat: str | None = None) -> None:
+        """Wait out a 429 pause for everyone (and for ``chat``, if given)."""
+        while (
+            left := max(
+                self.paused_for,
+                self._chat_paused.get(chat, 0.0) - self._now() if chat is not None else 0.0,
+            )
+        ) > 0:
             await asyncio.sleep(left)
 
     async def acquire(self, chat: str | None, priority: int = BULK) -> None:
@@ -111,15 +119,16 @@ class RateLimiter:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
                 raise
-        await self.wait_unpaused()
+        await self.wait_unpaused(chat)
 
     def _chat_ready(self, waiter: _Waiter) -> float:
-        if waiter.chat is None or not self._chat_interval:
+        if waiter.chat is None:
             return 0.0
-        tat = self._chat_tat.get(waiter.chat)
+        paused = self._chat_paused.get(waiter.chat, 0.0)
+        tat = self._chat_tat.get(waiter.chat) if self._chat_interval else None
         if tat is None:
-            return 0.0
-        return tat - (self._chat_tau if waiter.priority == REPLY else 0.0)
+            return paused
+        return max(paused, tat - (self._chat_tau if waiter.priority == REPLY else 0.0))
 
     async def _dispense(self) -> None:
         assert self._wakeup is not None
@@ -154,6 +163,7 @@ class RateLimiter:
                 self._chat_tat[chosen.chat] = max(tat, now) + self._chat_interval
                 if len(self._chat_tat) > 10_000:
                     self._chat_tat = {k: v for k, v in self._chat_tat.items() if v > now}
+                    self._chat_paused = {k: v for k, v in self._chat_paused.items() if v > now}
             chosen.future.set_result(None)
 
     async def _sleep(self, seconds: float) -> None:
