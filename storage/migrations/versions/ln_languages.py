@@ -1,7 +1,7 @@
 """participants.language and responses.language: each person's language, on every answer
 
 Revision ID: ln
-Revises: im
+Revises: tg
 Create Date: 2026-12-01 16:40:00
 
 Both columns are nullable and added in place (no batch rebuild on SQLite, which would cascade
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "ln"
-down_revision = "im"
+down_revision = "tg"
 branch_labels = None
 depends_on = None
 
