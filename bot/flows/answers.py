@@ -91,7 +91,7 @@ def _texts(text: str) -> tuple[str, ...]:
 def _match_option(step: Step, token: str) -> str | None:
     """The option (its stored, default-language text) a reply names in any language."""
     token = normalise(token)
-    if token.isdigit() and 1 <= int(token) <= len(step.options):
+    if token.isdecimal() and 1 <= int(token) <= len(step.options):
         return str(step.options[int(token) - 1])
     for option in step.options:
         if any(normalise(text) == token for text in _texts(option)):

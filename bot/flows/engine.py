@@ -790,7 +790,7 @@ class Engine:
 
 def _pick(choices: list[Choice], text: str) -> str | None:
     token = normalise(text)
-    if token.isdigit() and 1 <= int(token) <= len(choices):
+    if token.isdecimal() and 1 <= int(token) <= len(choices):
         return choices[int(token) - 1].value
     for choice in choices:
         if token in (normalise(choice.value), normalise(choice.label)):

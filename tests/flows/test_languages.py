@@ -121,3 +121,15 @@ def test_config_texts_keep_working_as_plain_strings():
     step = settings.flow_by_id["force-field"].steps[-1]
     assert step.options == ["Weekly", "Monthly", "A few times", "Once"]
     assert step.options[0].get("pl") == "Weekly"  # no translation: the default text
+
+
+def test_arabic_indic_digits_pick_an_option_and_superscripts_are_not_numbers(multi):
+    """'٢' is the digit 2 to an Arabic reader; '²' is no number at all (it crashed the picker)."""
+    chat = Chat(multi, reported="ar")
+    chat.send("/start")
+    chat.send("نعم")  # yes, typed in Arabic
+    assert chat.state.stage == "choose_group"
+    t = chat.send("²")
+    assert chat.state.stage == "choose_group" and t.replies[-1].choices
+    chat.send("٢")
+    assert chat.state.group_id == "vcs"
