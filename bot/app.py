@@ -35,6 +35,7 @@ class BotApp:
         settings: Settings,
         *,
         console: bool = False,
+        console_language: str | None = None,
         clock: Clock | None = None,
         stdin: IO[str] | None = None,
         stdout: IO[str] | None = None,
@@ -43,6 +44,8 @@ class BotApp:
         self.clock = clock or SystemClock()
         self.console = console or not (settings.telegram.enabled or settings.slack.enabled)
         self._stdin, self._stdout = stdin, stdout
+        # The console rehearsal never asks for a language: --lang, or the default one.
+        self.console_language = console_language or settings.default_language
         self._stack = AsyncExitStack()
         self.adapters: dict[str, Adapter] = {}
 
@@ -107,7 +110,12 @@ class BotApp:
     async def run(self) -> None:
         """Run until the console input ends or the process is asked to stop."""
         if self.console:
-            console = ConsoleAdapter(self.clock, stdin=self._stdin, stdout=self._stdout)
+            console = ConsoleAdapter(
+                self.clock,
+                stdin=self._stdin,
+                stdout=self._stdout,
+                language=self.console_language,
+            )
             self.adapters = {"console": console}
             await console.start(self.dispatcher.handle)
             return

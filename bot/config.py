@@ -21,12 +21,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from bot.errors import ConfigError
+from bot.localized import DEFAULT_LANGUAGE, Localized, default_language, is_language_code
 from bot.safe_yaml import YamlTooLarge, load_bounded, read_config_text
 from bot.timeparse import parse_duration, parse_local_datetime
 
@@ -96,7 +98,7 @@ class Group(_Strict):
     """A stakeholder group; ``self_select`` lets people pick it without an invite."""
 
     id: str = Field(pattern=_ID)
-    label: str
+    label: Localized
     self_select: bool = True
 
 
@@ -116,11 +118,11 @@ class Step(_Strict):
 
     id: str = Field(pattern=_ID)
     type: Literal["text", "choice", "multi", "scale", "yesno"]
-    ask: str
-    options: list[str] = Field(default_factory=list)
+    ask: Localized
+    options: list[Localized] = Field(default_factory=list)
     min: int = 1
     max: int = 5
-    labels: dict[int, str] = Field(default_factory=dict)
+    labels: dict[int, Localized] = Field(default_factory=dict)
     # Scale points the report counts as "positive"; absent, the report names no good end.
     positive: list[int] | None = None
     # Multi-choice options that cannot be combined with others; absent, "None of these",
@@ -159,13 +161,13 @@ class Flow(_Strict):
 
     id: str = Field(pattern=_ID)
     kind: Literal["structured", "open"]
-    title: str | None = None
-    intro: str | None = None
+    title: Localized | None = None
+    intro: Localized | None = None
     steps: list[Step] = Field(default_factory=list)
-    opening: str | None = None
-    probes: list[str] = Field(default_factory=list)
+    opening: Localized | None = None
+    probes: list[Localized] = Field(default_factory=list)
     idle: str | None = None
-    closing: str | None = None
+    closing: Localized | None = None
     groups: list[str] | None = None
     """Only these groups are asked this flow (absent: every group of the campaign)."""
 
@@ -183,6 +185,9 @@ class Flow(_Strict):
     @property
     def display_title(self) -> str:
         return self.title or self.id
+
+    def title_in(self, lang: str | None) -> str:
+        return self.title.get(lang) if self.title else self.id
 
 
 class ScheduleEntry(_Strict):
@@ -237,10 +242,10 @@ class Campaign(_Strict):
     """One listening campaign: who, which flows, when."""
 
     id: str = Field(pattern=_ID)
-    title: str
+    title: Localized
     groups: list[str]
     channels: list[Literal["telegram", "slack", "console"]] | None = None
-    consent: str
+    consent: Localized
     opens: str | None = None
     closes: str | None = None
     timezone: str | None = None
@@ -268,9 +273,42 @@ class Settings(_Strict):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    languages: list[str] = Field(default_factory=lambda: [DEFAULT_LANGUAGE], min_length=1)
+    """The languages participants may use; the first is the default (absent: English only)."""
     groups: list[Group]
     flows: list[Flow]
     campaigns: list[Campaign]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _texts_in_default_language(cls, data: Any, handler: Any) -> Settings:
+        """Validate every text knowing the default language (the first of ``languages``)."""
+        languages = data.get("languages") if isinstance(data, dict) else None
+        first = languages[0] if isinstance(languages, list) and languages else None
+        default = first if isinstance(first, str) and is_language_code(first) else DEFAULT_LANGUAGE
+        with default_language(default):
+            return handler(data)
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not is_language_code(code):
+                raise ValueError(f"{code!r} is not a language code such as en, pl, ur or ar")
+        if len(set(value)) != len(value):
+            raise ValueError("names a language twice")
+        return value
+
+    # ids of imported translations whose default-language text changed since, per language
+    _stale_translations: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+    @property
+    def stale_translations(self) -> dict[str, list[str]]:
+        return self._stale_translations
 
     @field_validator("database_url")
     @classmethod
@@ -1042,6 +1080,10 @@ def load_settings(
             for path, message in semantic_problems(settings)
         ]
         if not problems:
+            from bot.translations import apply_translation_files
+
+            # translations imported from a translator's spreadsheet live beside the config
+            settings._stale_translations = apply_translation_files(settings, chosen)
             return settings
     problems = [
         replace(p, place=describe_place(_parse_path(p.path), data))

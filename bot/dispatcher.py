@@ -46,7 +46,6 @@ from storage.repositories import (
 )
 
 log = logging.getLogger(__name__)
-DEFAULT_LANGUAGE = "en"
 MYDATA_SHOWN = 20
 # Replies cut off by a crash are sent on restart only if this recent; older ones would confuse.
 REPLAY_WINDOW = timedelta(days=1)
@@ -177,6 +176,7 @@ class Dispatcher:
                         inbound.platform_msg_id,
                         now,
                         index,
+                        t.lang,
                     )
                 )
             state_json = t.state.to_json()
@@ -215,9 +215,11 @@ class Dispatcher:
             kind=_input_kind(inbound),
             file_id=inbound.file_id,
             group_hint=inbound.group_hint,
+            language=inbound.language,
         )
         t = self.engine(inbound.platform).handle(state, event)
-        return None if t.effects else t
+        # A change of language is kept on the participant, which the ordinary path does.
+        return None if t.effects or t.state.language != state.language else t
 
     async def _handle_alone(self, inbound: Inbound) -> list[Outbound]:
         """One message, one transaction (with the duplicate and first-contact races handled)."""
@@ -279,10 +281,17 @@ class Dispatcher:
                 if state.stage == "consent"
                 else None
             ),
+            language=inbound.language,
         )
         t = self.engine(inbound.platform).handle(state, event)
         erased = await self._apply(
-            session, participant, t, inbound.platform, now, inbound.platform_msg_id
+            session,
+            participant,
+            t,
+            inbound.platform,
+            now,
+            inbound.platform_msg_id,
+            language_before=state.language,
         )
         if not erased:
             await states.save(participant.id, t.state.to_json(), now, exists=has_state)
@@ -379,7 +388,9 @@ class Dispatcher:
             state, campaign_id, entry_key, flow_id, now, reminder=reminder
         )
         ref = ParticipantRef(participant_id, "")
-        await self._apply(session, ref, t, address.platform, now, None)
+        await self._apply(
+            session, ref, t, address.platform, now, None, language_before=state.language
+        )
         await states.save(participant_id, t.state.to_json(), now)
         return Address(address.platform, address.chat_ref), t.replies
 
@@ -433,8 +444,13 @@ class Dispatcher:
         platform: str,
         now: datetime,
         source_msg_id: str | None,
+        language_before: str | None = None,
     ) -> bool:
-        """Carry out the engine's effects and store its records; True if the person was erased."""
+        """Carry out the engine's effects and store its records; True if the person was erased.
+
+        Each answer is stored with the language it was asked in, and a change of language
+        (chosen at join, taken from the platform, or ``/language``) is kept on the participant.
+        """
         enrolments = EnrolmentRepo(session)
         progress = ProgressRepo(session)
         for effect in t.effects:
@@ -451,14 +467,14 @@ class Dispatcher:
                     now,
                 )
                 await self._record_consent(
-                    session, participant.id, effect.campaign_id, AGREED, platform, now
+                    session, participant.id, effect.campaign_id, AGREED, platform, now, t.lang
                 )
                 if effect.invite_code:
                     await InviteRepo(session).use(effect.invite_code)
             elif isinstance(effect, OptOut):
                 await enrolments.opt_out(participant.id, effect.campaign_id, now)
                 await self._record_consent(
-                    session, participant.id, effect.campaign_id, WITHDRAWN, platform, now
+                    session, participant.id, effect.campaign_id, WITHDRAWN, platform, now, t.lang
                 )
             elif isinstance(effect, FlowStarted):
                 await progress.mark(
@@ -484,8 +500,12 @@ class Dispatcher:
         group = t.state.group_id or ""
         for index, record in enumerate(t.records):
             await responses.add(
-                _new_response(record, participant.id, group, platform, source_msg_id, now, index)
+                _new_response(
+                    record, participant.id, group, platform, source_msg_id, now, index, t.lang
+                )
             )
+        if t.state.language != language_before:
+            await ParticipantRepo(session).set_language(participant.id, t.state.language)
         return False
 
     async def _record_consent(
@@ -496,10 +516,11 @@ class Dispatcher:
         decision: str,
         platform: str,
         now: datetime,
+        language: str,
     ) -> None:
         """Keep the exact consent text (its version) the person agreed to or withdrew from.
 
-        The bot speaks the campaign's default language only, so that is the language recorded.
+        The text is the one they were shown, in their language, and that language is recorded.
         """
         campaign = self.settings.campaign_by_id.get(campaign_id or "")
         if campaign is None:  # /stop before joining any campaign: nothing was agreed to
@@ -507,11 +528,11 @@ class Dispatcher:
         await ConsentRepo(session).record(
             participant_id,
             campaign_id,
-            campaign.consent,
+            campaign.consent.get(language),
             decision,
             at=now,
             channel=platform,
-            language=DEFAULT_LANGUAGE,
+            language=language,
         )
 
     async def _describe(self, session: AsyncSession, participant: ParticipantRef) -> str:
@@ -637,6 +658,7 @@ def _new_response(
     msg_id: str | None,
     now: datetime,
     index: int,
+    language: str | None = None,
 ) -> NewResponse:
     """The row for one engine record; a message's second record gets ``<msg id>#1`` and so on."""
     if index and msg_id:
@@ -653,6 +675,7 @@ def _new_response(
         participant_id=participant_id,
         source_msg_id=msg_id,
         file_id=record.file_id,
+        language=language,
     )
 
 

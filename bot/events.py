@@ -43,6 +43,9 @@ class Inbound:
     edit_of: str | None = None
     group_hint: str | None = None
     timezone: str | None = None
+    # The language the platform says the person uses (Telegram ``language_code``, Slack locale),
+    # as the platform wrote it; the engine takes it only when it is one of the config's languages.
+    language: str | None = None
     first_name: str | None = field(default=None, repr=False)
     last_name: str | None = field(default=None, repr=False)
     raw: Any = field(default=None, compare=False, repr=False)

@@ -74,6 +74,8 @@ class Participant(Base):
     rehearsal: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false(), index=True
     )
+    # The language the person reads (one of the config's ``languages``); None: the default.
+    language: Mapped[str | None] = mapped_column(String(16))
 
 
 class PlatformAddress(Base):
@@ -171,6 +173,8 @@ class Response(Base):
     source_msg_id: Mapped[str | None] = mapped_column(String(160))
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language the question was asked in (None: stored before languages, or imported).
+    language: Mapped[str | None] = mapped_column(String(16))
     # The `import` that loaded this answer (migration im_import_batches); None for chat answers.
     import_batch_id: Mapped[str | None] = mapped_column(String(32), index=True)
 

@@ -46,6 +46,7 @@ class NewResponse:
     source_msg_id: str | None = None
     file_id: str | None = None
     source: str | None = None
+    language: str | None = None
     import_batch_id: str | None = None
 
 
@@ -64,6 +65,7 @@ class ResponseRow:
     answer: str
     answered_at: datetime
     original_answer: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

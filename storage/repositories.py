@@ -73,6 +73,11 @@ class ParticipantRepo:
         ).first()
         return ParticipantRef(row.id, row.pseudonym) if row else None
 
+    async def set_language(self, participant_id: int, language: str | None) -> None:
+        await self.session.execute(
+            update(Participant).where(Participant.id == participant_id).values(language=language)
+        )
+
     async def by_pseudonym(self, pseudonym: str) -> ParticipantRef | None:
         row = (
             await self.session.execute(
@@ -400,6 +405,7 @@ class ResponseRepo:
                 source=response.source,
                 source_msg_id=response.source_msg_id,
                 answered_at=response.answered_at,
+                language=response.language,
             )
         )
         return uid
@@ -420,6 +426,7 @@ class ResponseRepo:
                 "source": r.source,
                 "source_msg_id": r.source_msg_id,
                 "answered_at": r.answered_at,
+                "language": r.language,
                 "import_batch_id": r.import_batch_id,
             }
             for r in responses
@@ -468,6 +475,7 @@ class ResponseRepo:
             r.answer,
             r.answered_at,
             r.original_answer,
+            r.language,
         )
 
     async def delete_by_source(self, channel: str, source_msg_id: str) -> bool:
@@ -506,6 +514,7 @@ class ResponseRepo:
                 r.answer,
                 r.answered_at,
                 r.original_answer,
+                r.language,
             )
             for r, pseudo in result.all()
         ]

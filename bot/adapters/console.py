@@ -44,8 +44,10 @@ class ConsoleAdapter:
         user_ref: str = "console-user",
         stdin: IO[str] | None = None,
         stdout: IO[str] | None = None,
+        language: str | None = None,
     ) -> None:
         self.clock = clock
+        self.language = language
         self.user_ref = user_ref
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
@@ -62,6 +64,7 @@ class ConsoleAdapter:
                 "Type /start to begin, /help for commands, Ctrl-D to leave."
             )
         loop = asyncio.get_running_loop()
+        first = True
         while not self._stopping.is_set():
             if interactive:
                 self.stdout.write("you> ")
@@ -77,7 +80,10 @@ class ConsoleAdapter:
                 received_at=self.clock.now(),
                 text=text,
                 platform_msg_id=f"console:{uuid.uuid4().hex}",
+                # said once per run, so /language can still change it during the rehearsal
+                language=self.language if first else None,
             )
+            first = False
             for reply in await sink(inbound):
                 await self.send(self.address, reply)
         if interactive:

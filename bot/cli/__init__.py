@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     # in the order `listening-bot --help` lists their commands
     "run",
     "check",
+    "translations",
     "invites",
     "transfer",
     "imports",

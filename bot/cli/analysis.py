@@ -289,7 +289,12 @@ def themes(
     targets = _theme_targets(out_dir, settings, config, force) if out_dir is not None else None
     _require_database(settings)
     rows, _ = _load(settings, campaign_id, include_rehearsal=include_rehearsal)
-    comments = _comments(rows, campaign_id, settings)
+    from bot.report.analysis_languages import split_for_analysis
+
+    split = split_for_analysis(settings, rows)
+    if split.note:
+        out.print(split.note, markup=False)
+    comments = _comments(split.rows, campaign_id, settings)
     unmatched: list[str] = []
     if review is not None:
         result, unmatched = _reviewed(settings, campaign_id, comments, review)
@@ -473,7 +478,10 @@ def report(
         raise BotError(
             f"Campaign {campaign_id} has no responses yet{left_out}, so there is nothing to report."
         )
-    comments = comments_from_rows(rows, _open_flows(settings))
+    from bot.report.analysis_languages import split_for_analysis
+
+    split = split_for_analysis(settings, rows)
+    comments = comments_from_rows(split.rows, _open_flows(settings))
     result, note = None, None
     if len(comments) < 2:
         note = (
@@ -504,6 +512,7 @@ def report(
             generated_at=datetime.now(UTC),
             themes_note=note,
             summary=summary,
+            languages_note=split.note,
             quote=masked_quote(_run(_with_session(settings, lambda s: ParticipantRepo(s).names()))),
         )
     )

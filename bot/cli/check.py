@@ -13,7 +13,7 @@ from bot.cli._common import (
     app,
     out,
 )
-from bot.config import Campaign
+from bot.config import Campaign, Settings
 from bot.scheduling.preview import PlannedSend
 from bot.timeparse import format_duration
 
@@ -63,6 +63,36 @@ def check(config: ConfigOption = None) -> None:
         out.print(
             "  retention: " + "; ".join(retention_plan_lines(settings, campaign)), markup=False
         )
+    print_languages(settings)
+
+
+def print_languages(settings: Settings) -> None:
+    """The config's languages and, per language, every text still untranslated."""
+    from bot.translations import untranslated
+
+    if settings.languages == [settings.default_language] and settings.default_language == "en":
+        return
+    out.print(
+        f"Languages: {', '.join(settings.languages)} (default {settings.default_language})",
+        markup=False,
+    )
+    stale = settings.stale_translations
+    for lang, missing in untranslated(settings).items():
+        for text_id in stale.get(lang, []):
+            out.print(
+                f"  {lang}: {text_id} is stale: its {settings.default_language} text changed "
+                "since it was translated",
+                markup=False,
+            )
+        if not missing:
+            out.print(f"  {lang}: every text is translated", markup=False)
+            continue
+        out.print(
+            f"  {lang}: {len(missing)} untranslated, so `run` will not start in {lang}:",
+            markup=False,
+        )
+        for text in missing:
+            out.print(f"    {text.path}: {str(text.text).strip()[:60]}", markup=False)
 
 
 def _local(moment: datetime, tz: ZoneInfo) -> str:

@@ -21,6 +21,12 @@ def run(
     console: Annotated[
         bool, typer.Option("--console", help="Chat in the terminal as one participant.")
     ] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang", help="Rehearse in this language (console only; default: the first)."
+        ),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log what the bot does.")
     ] = False,
@@ -31,14 +37,22 @@ def run(
     ``reset --rehearsal`` and ``--include-rehearsal``).
     """
     from bot.app import BotApp
+    from bot.errors import BotError
     from bot.logs import configure
+    from bot.translations import language_problem
 
     settings = _settings(config)
+    if lang is not None and not console:
+        raise BotError("--lang is for console rehearsals; people choose their own language.")
+    for code in [lang] if lang is not None else settings.languages:
+        problem = language_problem(settings, code)
+        if problem:
+            raise BotError(problem)
     configure(settings, verbose=verbose)
     _prepare_database(settings)
 
     async def main() -> None:
-        async with BotApp(settings, console=console) as bot:
+        async with BotApp(settings, console=console, console_language=lang) as bot:
             await bot.run()
 
     _run(main())

@@ -311,8 +311,11 @@ def export(
         names = _run(_with_session(settings, lambda s: ParticipantRepo(s).names(), view=view))
         redactor = Redactor(name for pair in names.values() for name in pair)
         rows = exporting.redacted(rows, redactor, names)
+    from bot.exchange.language_columns import language_columns
+
+    extra = language_columns(settings, rows)
     if fmt is ExportFormat.xlsx:
-        data, _ = exporting.xlsx_bytes(rows, _xlsx_context(settings, campaign))
+        data, _ = exporting.xlsx_bytes(rows, _xlsx_context(settings, campaign), extra)
         if target is not None:
             with atomic_output(target, binary=True) as handle:
                 handle.write(data)
@@ -323,16 +326,16 @@ def export(
             sys.stdout.flush()
         return
 
-    def writer(rows: Any, handle: Any) -> int:
+    def writer(rows: Any, handle: Any, extra: Any) -> int:
         if fmt is ExportFormat.csv:
-            return exporting.write_csv(rows, handle, bom=bom)
-        return exporting.write_jsonl(rows, handle)
+            return exporting.write_csv(rows, handle, extra, bom=bom)
+        return exporting.write_jsonl(rows, handle, extra)
 
     if target is not None:
         with atomic_output(target) as handle:
-            writer(rows, handle)
+            writer(rows, handle, extra)
     else:
-        writer(rows, sys.stdout)
+        writer(rows, sys.stdout, extra)
         sys.stdout.flush()
 
 

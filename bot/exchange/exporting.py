@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import IO, TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.exchange.xlsx_export import XlsxContext
+from bot.exchange.xlsx_export import RightToLeftText, XlsxContext
 from bot.exchange.xlsx_export import xlsx_bytes as write_xlsx
 from storage.records import ResponseRow
 
@@ -34,6 +34,27 @@ FORMATS = ("csv", "jsonl", "xlsx")
 _FORMULA_START = ("=", "+", "-", "@")
 # A Slack mention carries another person's platform id (<@U0123ABC>); exports show no such id.
 _SLACK_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraColumns:
+    """Columns after the contract's ten (e.g. ``language``): their names and each row's values."""
+
+    names: tuple[str, ...]
+    values: Callable[[ResponseRow], tuple[str, ...]]
+    # True for a row whose answer reads right to left (xlsx then sets the cell's reading order).
+    right_to_left: Callable[[ResponseRow], bool] = lambda row: False
+
+
+def _values(row: ResponseRow, extra: ExtraColumns | None) -> dict[str, str]:
+    values = row_values(row)
+    if extra is not None:
+        values.update(zip(extra.names, extra.values(row), strict=True))
+    return values
+
+
+def _columns(extra: ExtraColumns | None) -> list[str]:
+    return [*COLUMNS, *(extra.names if extra is not None else ())]
 
 
 def readable_answer(row: ResponseRow) -> str:
@@ -88,30 +109,51 @@ def neutralise_formula(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def write_csv(rows: Iterable[ResponseRow], out: IO[str], *, bom: bool = False) -> int:
+def write_csv(
+    rows: Iterable[ResponseRow],
+    out: IO[str],
+    extra: ExtraColumns | None = None,
+    *,
+    bom: bool = False,
+) -> int:
     """CSV with CRLF line ends; ``bom`` starts it with U+FEFF so Excel reads it as UTF-8."""
     if bom:
         out.write("\ufeff")
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer = csv.DictWriter(out, fieldnames=_columns(extra), lineterminator="\r\n")
     writer.writeheader()
     count = 0
     for row in rows:
-        values = row_values(row)
+        values = _values(row, extra)
         writer.writerow({k: neutralise_formula(v) for k, v in values.items()})
         count += 1
     return count
 
 
-def write_jsonl(rows: Iterable[ResponseRow], out: IO[str]) -> int:
+def write_jsonl(
+    rows: Iterable[ResponseRow], out: IO[str], extra: ExtraColumns | None = None
+) -> int:
     count = 0
     for row in rows:
-        out.write(json.dumps(row_values(row), ensure_ascii=False) + "\n")
+        out.write(json.dumps(_values(row, extra), ensure_ascii=False) + "\n")
         count += 1
     return count
 
 
 def xlsx_bytes(
-    rows: Iterable[ResponseRow], context: XlsxContext | None = None
+    rows: Iterable[ResponseRow],
+    context: XlsxContext | None = None,
+    extra: ExtraColumns | None = None,
 ) -> tuple[bytes, int]:
-    """The xlsx export (see :mod:`bot.exchange.xlsx_export`): typed cells, free text as text."""
-    return write_xlsx(rows, row_values, COLUMNS, context or XlsxContext(ZoneInfo("UTC")))
+    """The xlsx export (see :mod:`bot.exchange.xlsx_export`): typed cells, free text as text.
+
+    With ``extra`` (the language columns), they follow the contract's ten, and an answer in a
+    right-to-left language is a cell whose reading order is right to left.
+    """
+
+    def values(row: ResponseRow) -> dict[str, str]:
+        found = _values(row, extra)
+        if extra is not None and extra.right_to_left(row):
+            found["answer"] = RightToLeftText(found["answer"])
+        return found
+
+    return write_xlsx(rows, values, _columns(extra), context or XlsxContext(ZoneInfo("UTC")))

@@ -35,6 +35,12 @@ RowValues = Callable[[ResponseRow], Mapping[str, str]]
 """The contract's columns of one row as text (``exporting.row_values``)."""
 
 
+class RightToLeftText(str):
+    """Text written right to left (Arabic, Urdu): its cell's reading order says so."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class XlsxContext:
     """What the sheet needs beyond the rows: the zone for local times and the questions."""
@@ -102,11 +108,16 @@ def _local(moment: datetime, tz: ZoneInfo) -> datetime:
 
 
 @cache
-def _styles() -> tuple[Any, Any]:
-    """The header's bold font and the wrap for long text (openpyxl loads only when needed)."""
+def _styles() -> tuple[Any, Any, Any]:
+    """The header's bold font, the wrap for long text and right-to-left text (openpyxl loads
+    only when needed)."""
     from openpyxl.styles import Alignment, Font
 
-    return Font(bold=True), Alignment(wrap_text=True, vertical="top")
+    return (
+        Font(bold=True),
+        Alignment(wrap_text=True, vertical="top"),
+        Alignment(wrap_text=True, vertical="top", horizontal="right", readingOrder=2),
+    )
 
 
 class _Sheet:
@@ -141,7 +152,9 @@ class _Sheet:
         if isinstance(value, str):
             cell = factory(self.sheet, value=_text(value))
             cell.data_type = "s"  # set after the value: openpyxl would read "=..." as a formula
-            if "\n" in value or len(value) > MAX_WIDTH:
+            if isinstance(value, RightToLeftText):
+                cell.alignment = _styles()[2]
+            elif "\n" in value or len(value) > MAX_WIDTH:
                 cell.alignment = _styles()[1]  # long answers wrap inside their column, not across
             return cell
         cell = factory(self.sheet, value=value)

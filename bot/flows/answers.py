@@ -7,6 +7,8 @@ import re
 from bot.config import Step
 from bot.events import Choice
 from bot.flows.intents import is_blank
+from bot.flows.messages import N_
+from bot.localized import Localized
 
 _YES = {"yes", "y", "yeah", "yep", "ok", "okay", "sure", "agree", "i agree", "👍"}
 _NO = {"no", "n", "nope", "no thanks", "disagree", "👎"}
@@ -60,24 +62,40 @@ def parse_yesno(text: str) -> bool | None:
     return None
 
 
-def step_choices(step: Step) -> tuple[Choice, ...]:
-    """The buttons a step offers (empty for free text)."""
+def step_choices(
+    step: Step, lang: str | None = None, *, yes_no: tuple[Choice, ...] | None = None
+) -> tuple[Choice, ...]:
+    """The buttons a step offers (empty for free text), labelled in ``lang``.
+
+    A button's value never depends on the language (an option's number, a scale point,
+    ``yes``/``no``), so an answer is stored the same whatever language it was given in.
+    """
     if step.type in ("choice", "multi"):
-        return tuple(Choice(option, str(i)) for i, option in enumerate(step.options, start=1))
+        return tuple(
+            Choice(option.get(lang), str(i)) for i, option in enumerate(step.options, start=1)
+        )
     if step.type == "scale":
         return tuple(Choice(str(n), str(n)) for n in range(step.min, step.max + 1))
     if step.type == "yesno":
-        return (Choice("Yes", "yes"), Choice("No", "no"))
+        return yes_no or (Choice("Yes", "yes"), Choice("No", "no"))
     return ()
 
 
+def _texts(text: str) -> tuple[str, ...]:
+    """A config text and every translation of it."""
+    if isinstance(text, Localized):
+        return (text, *text.translations.values())
+    return (text,)
+
+
 def _match_option(step: Step, token: str) -> str | None:
+    """The option (its stored, default-language text) a reply names in any language."""
     token = normalise(token)
-    if token.isdigit() and 1 <= int(token) <= len(step.options):
-        return step.options[int(token) - 1]
+    if token.isdecimal() and 1 <= int(token) <= len(step.options):
+        return str(step.options[int(token) - 1])
     for option in step.options:
-        if normalise(option) == token:
-            return option
+        if any(normalise(text) == token for text in _texts(option)):
+            return str(option)
     return None
 
 
@@ -93,32 +111,32 @@ def parse_answer(step: Step, text: str) -> str:
     """
     if step.type == "text":
         if is_blank(text):
-            raise InvalidAnswer("I didn't catch an answer there. Please type a few words.")
+            raise InvalidAnswer(N_("I didn't catch an answer there. Please type a few words."))
         return text
     if step.type == "yesno":
         value = parse_yesno(text)
         if value is None:
             raise InvalidAnswer(
-                "Please answer yes or no.", short="Sorry, I didn't understand that answer."
+                "Please answer yes or no.", short=N_("Sorry, I didn't understand that answer.")
             )
         return "yes" if value else "no"
     if step.type == "scale":
         token = normalise(text)
         for point, label in step.labels.items():
-            if normalise(label) == token:
+            if any(normalise(text) == token for text in _texts(label)):
                 return str(point)
         if re.fullmatch(r"[+-]?\d+", token) and step.min <= int(token) <= step.max:
             return str(int(token))
         raise InvalidAnswer(
             f"Please pick a number from {step.min} to {step.max}.",
-            short="Sorry, that isn't one of the points on the scale.",
+            short=N_("Sorry, that isn't one of the points on the scale."),
         )
     if step.type == "choice":
         option = _match_option(step, text)
         if option is None:
             raise InvalidAnswer(
                 f"Please pick one of the options by its number (1 to {len(step.options)}).",
-                short="Sorry, I couldn't match that to one of the options.",
+                short=N_("Sorry, I couldn't match that to one of the options."),
             )
         return option
     tokens = [t for t in re.split(r"[,;\n]+|\s+(?=\d)", text) if t.strip()]
@@ -128,14 +146,14 @@ def parse_answer(step: Step, text: str) -> str:
         if option is None:
             raise InvalidAnswer(
                 "Please pick one or more options by their numbers, separated by commas (e.g. 1,3).",
-                short="Sorry, I couldn't match that to the options.",
+                short=N_("Sorry, I couldn't match that to the options."),
             )
         if option not in picked:
             picked.append(option)
     if not picked:
         raise InvalidAnswer(
             "Please pick at least one option, e.g. 1,3.",
-            short="Sorry, I didn't see any of the options there.",
+            short=N_("Sorry, I didn't see any of the options there."),
         )
     alone = [option for option in exclusive_options(step) if option in picked]
     if alone and len(picked) > 1:

@@ -6,7 +6,7 @@ it returns, so every rule about consent, flows and rights is testable with plain
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -15,12 +15,14 @@ from bot.config import Campaign, Condition, Flow, Settings, Step
 from bot.events import Choice, Outbound
 from bot.flows import messages as say
 from bot.flows.answers import InvalidAnswer, normalise, parse_answer, parse_yesno, step_choices
+from bot.flows.catalogs import catalog
 from bot.flows.intents import is_blank, is_skip_word, is_stop, plain_word
 from bot.flows.state import ActiveFlow, ConversationState, PendingFlow
+from bot.localized import native_name, platform_language
 from bot.timeparse import parse_duration
 
 InputKind = Literal["text", "button", "voice", "media"]
-COMMANDS = ("start", "help", "stop", "mydata", "delete", "done", "skip")
+COMMANDS = ("start", "help", "stop", "mydata", "delete", "done", "skip", "language")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,8 @@ class UserInput:
     # A group the platform already knows (a Slack user mapping, a mapped channel they joined
     # through): it fixes the group like an invite does, so the person is not asked for it.
     group_hint: str | None = None
+    # The language the platform reports for the person (``pl``, ``en-GB``), if any.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,8 @@ class Transition:
     replies: list[Outbound] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    # The language the replies are written in (the participant's, else the default).
+    lang: str = "en"
 
     def say(
         self,
@@ -137,6 +143,34 @@ class Engine:
         self.settings = settings
         self.platform = platform
         self.rehearsal = rehearsal
+        # Read every catalog now, so handling a message never touches the disk.
+        self._catalogs = {lang: catalog(lang) for lang in settings.languages}
+
+    def _tr(self, t: Transition, msgid: str) -> str:
+        """The bot's own message ``msgid`` in the language of this transition."""
+        found = self._catalogs.get(t.lang)
+        return found.gettext(msgid) if found is not None else msgid
+
+    def _lang_of(self, state: ConversationState) -> str:
+        lang = state.language
+        return lang if lang in self.settings.languages else self.settings.default_language
+
+    def _yes_no(self, t: Transition) -> tuple[Choice, ...]:
+        return (Choice(self._tr(t, say.YES), "yes"), Choice(self._tr(t, say.NO), "no"))
+
+    def _parse_yesno(self, t: Transition, text: str) -> bool | None:
+        """Yes/no in English words, or the words of the participant's language."""
+        answer = parse_yesno(text)
+        if answer is None and t.lang != "en":
+            word = normalise(text)
+            if word == normalise(self._tr(t, say.YES)):
+                return True
+            if word == normalise(self._tr(t, say.NO)):
+                return False
+        return answer
+
+    def _language_choices(self) -> list[Choice]:
+        return [Choice(native_name(lang), lang) for lang in self.settings.languages]
 
     # -- entry points -----------------------------------------------------------------------
     def handle(self, state: ConversationState, event: UserInput) -> Transition:
@@ -148,6 +182,12 @@ class Engine:
         "skip" is ``/skip``.
         """
         t = self.expire(state, event.at)
+        # The platform's language, when it is one of the config's, is theirs until they say
+        # otherwise with /language; nobody is asked what the platform already said. The
+        # console says it once per rehearsal (`run --console --lang`), and that wins.
+        reported = platform_language(event.language, self.settings.languages)
+        if reported is not None and (t.state.language is None or self.platform == "console"):
+            t.state.language = t.lang = reported
         command = self._command_of(t.state, event)
         if t.state.confirming == "stop" or (command is not None and command[0] == "stop"):
             # A state saved by an older version may still be waiting for a "yes" to /stop: the
@@ -193,7 +233,9 @@ class Engine:
             return False
         step = next((st for st in flow.steps if st.id == active.step_id), None)
         word = plain_word(event.text)
-        return step is not None and any(normalise(o) == word for o in step.options)
+        return step is not None and any(
+            normalise(text) == word for o in step.options for text in (o, *o.translations.values())
+        )
 
     @staticmethod
     def _blank(state: ConversationState, event: UserInput) -> bool:
@@ -219,7 +261,7 @@ class Engine:
             return t
         if s.active and s.active.entry_key == entry_key and s.active.campaign_id == campaign_id:
             if reminder:
-                t.say(say.REMINDER)
+                t.say(self._tr(t, say.REMINDER))
                 self._prompt_current(t)
             return t
         if any(p.entry_key == entry_key and p.campaign_id == campaign_id for p in s.pending):
@@ -231,6 +273,7 @@ class Engine:
     def expire(self, state: ConversationState, now: datetime) -> Transition:
         """Close an active flow whose participant has been silent longer than its idle time."""
         t = Transition(replace(state, pending=list(state.pending), finished=list(state.finished)))
+        t.lang = self._lang_of(state)
         active = t.state.active
         if active is None:
             return t
@@ -246,35 +289,46 @@ class Engine:
         if name == "start":
             return self._start(t, arg, event)
         if name == "help":
-            t.say(say.HELP)
+            help_text = self._tr(t, say.HELP)
+            if len(self.settings.languages) > 1:
+                help_text += "\n" + self._tr(t, say.HELP_LANGUAGE)
+            t.say(help_text)
+            return t
+        if name == "language" and len(self.settings.languages) > 1:
+            s.confirming = "language"
+            if arg and _pick(self._language_choices(), arg) is not None:
+                return self._on_language_choice(t, replace(event, text=arg))
+            t.say(self._tr(t, say.CHOOSE_LANGUAGE), self._language_choices(), ref="language")
             return t
         if name == "mydata":
             t.effects.append(ShowData())
             return t
         if name == "delete":
             s.confirming = "delete"
-            t.say(say.DELETE_CONFIRM, _yes_no())
+            t.say(self._tr(t, say.DELETE_CONFIRM), self._yes_no(t))
             return t
         if name in ("done", "skip"):
             return self._done_or_skip(t, name, event.at)
-        t.say(say.UNKNOWN_COMMAND.format(command="/" + name))
+        t.say(self._tr(t, say.UNKNOWN_COMMAND).format(command="/" + name))
         return t
 
     def _on_confirmation(self, t: Transition, event: UserInput) -> Transition:
         s = t.state
-        answer = parse_yesno(event.text) if event.kind in ("text", "button") else None
+        if s.confirming == "language":
+            return self._on_language_choice(t, event)
+        answer = self._parse_yesno(t, event.text) if event.kind in ("text", "button") else None
         s.confirming = None
         if answer is None:
             # Not a yes/no: cancel the question and treat the message as what it is.
-            t.say(say.CANCELLED)
+            t.say(self._tr(t, say.CANCELLED))
             return self._on_message(t, event)
         if not answer:
-            t.say(say.CANCELLED)
+            t.say(self._tr(t, say.CANCELLED))
             self._prompt_current(t)
             return t
         t.effects.append(Erase())
         t.state = ConversationState()
-        t.say(say.DELETED)
+        t.say(self._tr(t, say.DELETED))
         return t
 
     def _stop(self, t: Transition) -> Transition:
@@ -292,27 +346,34 @@ class Engine:
             enrolled = s.stage == "enrolled"
             t.effects.append(OptOut(s.campaign_id if enrolled else None))
             s.stage = "stopped"
-        t.say(say.STOPPED)
+        t.say(self._tr(t, say.STOPPED))
         return t
 
     def _on_blank(self, t: Transition, now: datetime) -> Transition:
         """An empty or invisible-only message: say so gently and ask the same thing again."""
         s = t.state
-        t.say(say.BLANK)
+        t.say(self._tr(t, say.BLANK))
         if s.confirming == "delete":
-            t.say(say.DELETE_CONFIRM, _yes_no())
+            t.say(self._tr(t, say.DELETE_CONFIRM), self._yes_no(t))
         elif s.stage == "consent":
             campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
             if campaign is not None:
-                t.say(campaign.consent.strip(), _yes_no(), ref=f"{campaign.id}:consent")
+                t.say(
+                    campaign.consent.get(t.lang).strip(),
+                    self._yes_no(t),
+                    ref=f"{campaign.id}:consent",
+                )
         elif s.stage == "choose_group":
             campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
             if campaign is not None:
-                choices = self._selectable_groups(campaign)
-                t.say(say.CHOOSE_GROUP, choices, ref=f"{campaign.id}:group")
+                choices = self._selectable_groups(campaign, t.lang)
+                t.say(self._tr(t, say.CHOOSE_GROUP), choices, ref=f"{campaign.id}:group")
         elif s.stage == "choose_campaign":
             options = self._open_campaigns(now)
-            t.say(say.CHOOSE_CAMPAIGN, [Choice(c.title, c.id) for c in options])
+            t.say(
+                self._tr(t, say.CHOOSE_CAMPAIGN),
+                [Choice(c.title.get(t.lang), c.id) for c in options],
+            )
         elif s.stage == "enrolled" and s.active is not None:
             self._prompt_current(t)
         return t
@@ -320,7 +381,11 @@ class Engine:
     def _done_or_skip(self, t: Transition, name: str, now: datetime) -> Transition:
         active = t.state.active
         if active is None:
-            t.say(say.NOTHING_TO_FINISH if name == "done" else say.NOTHING_TO_SKIP)
+            t.say(
+                self._tr(t, say.NOTHING_TO_FINISH)
+                if name == "done"
+                else self._tr(t, say.NOTHING_TO_SKIP)
+            )
             return t
         flow = self.settings.flow_by_id[active.flow_id]
         if flow.kind == "open":
@@ -328,15 +393,15 @@ class Engine:
             self._advance(t, now)
             return t
         if name == "done":
-            t.say(say.DONE_IN_STRUCTURED)
+            t.say(self._tr(t, say.DONE_IN_STRUCTURED))
             self._prompt_current(t)
             return t
         step = _step(flow, active.step_id)
         if not step.optional:
-            t.say(say.CANNOT_SKIP)
+            t.say(self._tr(t, say.CANNOT_SKIP))
             self._prompt_current(t)
             return t
-        t.say(say.SKIPPED)
+        t.say(self._tr(t, say.SKIPPED))
         active.last_input_at = now
         self._next_step(t, flow, step, now)
         return t
@@ -349,17 +414,21 @@ class Engine:
             t.say(invite.error)
         if s.stage == "enrolled":
             campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
-            t.say(say.ALREADY_IN.format(title=campaign.title if campaign else s.campaign_id))
+            t.say(
+                self._tr(t, say.ALREADY_IN).format(
+                    title=campaign.title.get(t.lang) if campaign else s.campaign_id
+                )
+            )
             if s.active:
                 self._prompt_current(t)
             elif not self._advance(t, event.at):
-                t.say(say.NOTHING_NOW)
+                t.say(self._tr(t, say.NOTHING_NOW))
             return t
         s.stage, s.active, s.pending = "new", None, []
         s.campaign_id = s.group_id = s.invite_code = None
         if invite and invite.campaign_id and not invite.error:
             if self._closed(invite.campaign_id, event.at):
-                t.say(say.CLOSED)
+                t.say(self._tr(t, say.CLOSED))
                 return t
             # The code as stored (the dispatcher resolved case and dashes), not as typed.
             s.campaign_id, s.group_id = invite.campaign_id, invite.group_id
@@ -367,68 +436,125 @@ class Engine:
             return self._ask_consent(t)
         campaigns = self._open_campaigns(event.at)
         if not campaigns:
-            t.say(say.NO_CAMPAIGN)
+            t.say(self._tr(t, say.NO_CAMPAIGN))
             return t
         if len(campaigns) > 1:
             s.stage = "choose_campaign"
-            t.say(say.CHOOSE_CAMPAIGN, [Choice(c.title, c.id) for c in campaigns])
+            t.say(
+                self._tr(t, say.CHOOSE_CAMPAIGN),
+                [Choice(c.title.get(t.lang), c.id) for c in campaigns],
+            )
             return t
         s.campaign_id = campaigns[0].id
         return self._ask_consent(t)
 
     def _ask_consent(self, t: Transition) -> Transition:
         campaign = self.settings.campaign(t.state.campaign_id or "")
+        # The console rehearsal never asks: it speaks what `run --console --lang` said.
+        asks = self.platform != "console" and len(self.settings.languages) > 1
+        if t.state.language is None and asks:
+            t.state.stage = "choose_language"
+            t.say(self._language_question(), self._language_choices(), ref="language")
+            return t
         t.state.stage = "consent"
-        t.say(say.WELCOME.format(title=campaign.title))
-        t.say(campaign.consent.strip(), _yes_no(), ref=f"{campaign.id}:consent")
+        t.say(self._tr(t, say.WELCOME).format(title=campaign.title.get(t.lang)))
+        t.say(campaign.consent.get(t.lang).strip(), self._yes_no(t), ref=f"{campaign.id}:consent")
         return t
 
-    def _selectable_groups(self, campaign: Campaign) -> list[Choice]:
+    def _selectable_groups(self, campaign: Campaign, lang: str) -> list[Choice]:
         groups = self.settings.group_by_id
         return [
-            Choice(groups[g].label, g)
+            Choice(groups[g].label.get(lang), g)
             for g in campaign.groups
             if g in groups and groups[g].self_select
         ]
 
+    def _language_question(self) -> str:
+        """ "Which language?" asked in every offered language, since we don't know theirs yet."""
+        return "\n".join(
+            self._catalogs[lang].gettext(say.CHOOSE_LANGUAGE) for lang in self.settings.languages
+        )
+
+    def _on_language_choice(self, t: Transition, event: UserInput) -> Transition:
+        """An answer to /language: switch, say so in the new language, ask the question again."""
+        s = t.state
+        s.confirming = None
+        picked = (
+            _pick(self._language_choices(), event.text)
+            if event.kind in ("text", "button")
+            else None
+        )
+        if picked is None:
+            t.say(self._tr(t, say.CANCELLED))
+            return self._on_message(t, event)
+        s.language = t.lang = picked
+        t.say(self._tr(t, say.LANGUAGE_SET))
+        if s.stage == "consent":
+            campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
+            if campaign is not None:
+                t.say(
+                    campaign.consent.get(t.lang).strip(),
+                    self._yes_no(t),
+                    ref=f"{campaign.id}:consent",
+                )
+        elif s.stage == "choose_group":
+            campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
+            if campaign is not None:
+                choices = self._selectable_groups(campaign, t.lang)
+                t.say(self._tr(t, say.CHOOSE_GROUP), choices, ref=f"{campaign.id}:group")
+        elif s.stage == "enrolled":
+            self._prompt_current(t)
+        return t
+
     def _on_join_step(self, t: Transition, event: UserInput) -> Transition:
         s = t.state
+        if s.stage == "choose_language":
+            picked = _pick(self._language_choices(), event.text)
+            if picked is None:
+                t.say(self._tr(t, say.LANGUAGE_REASK))
+                t.say(self._language_question(), self._language_choices(), ref="language")
+                return t
+            s.language = t.lang = picked
+            return self._ask_consent(t)
         if s.stage == "choose_campaign":
             options = self._open_campaigns(event.at)
-            picked = _pick([Choice(c.title, c.id) for c in options], event.text)
+            picked = _pick([Choice(c.title.get(t.lang), c.id) for c in options], event.text)
             if picked is None:
-                t.say(say.CHOOSE_CAMPAIGN, [Choice(c.title, c.id) for c in options])
+                t.say(
+                    self._tr(t, say.CHOOSE_CAMPAIGN),
+                    [Choice(c.title.get(t.lang), c.id) for c in options],
+                )
                 return t
             s.campaign_id = picked
             return self._ask_consent(t)
         campaign = self.settings.campaign(s.campaign_id or "")
         if s.stage == "consent":
-            agreed = parse_yesno(event.text) if event.kind in ("text", "button") else None
+            agreed = self._parse_yesno(t, event.text) if event.kind in ("text", "button") else None
             if agreed is None:
-                t.say(say.CONSENT_REASK, _yes_no())
+                t.say(self._tr(t, say.CONSENT_REASK), self._yes_no(t))
                 return t
             if not agreed:
                 t.effects.append(Erase())
                 t.state = ConversationState()
-                t.say(say.DECLINED)
+                t.say(self._tr(t, say.DECLINED))
                 return t
             if not s.group_id and event.group_hint in campaign.groups:
                 s.group_id = event.group_hint
             if s.group_id:
                 return self._enrol(t, event.at)
-            choices = self._selectable_groups(campaign)
+            choices = self._selectable_groups(campaign, t.lang)
             if not choices:
                 t.effects.append(Erase())
                 t.state = ConversationState()
-                t.say(say.INVITE_ONLY)
+                t.say(self._tr(t, say.INVITE_ONLY))
                 return t
             s.stage = "choose_group"
-            t.say(say.CHOOSE_GROUP, choices, ref=f"{campaign.id}:group")
+            t.say(self._tr(t, say.CHOOSE_GROUP), choices, ref=f"{campaign.id}:group")
             return t
-        choices = self._selectable_groups(campaign)
+        choices = self._selectable_groups(campaign, t.lang)
         picked = _pick(choices, event.text)
         if picked is None:
-            t.say(say.GROUP_REASK, choices, ref=f"{campaign.id}:group")
+            t.say(self._tr(t, say.GROUP_REASK), choices, ref=f"{campaign.id}:group")
             return t
         s.group_id = picked
         return self._enrol(t, event.at)
@@ -438,8 +564,8 @@ class Engine:
         campaign = self.settings.campaign(s.campaign_id or "")
         s.stage = "enrolled"
         t.effects.append(Enrol(campaign.id, s.group_id or "", s.invite_code))
-        label = self.settings.group_by_id[s.group_id or ""].label
-        t.say(say.ENROLLED.format(group=label))
+        label = self.settings.group_by_id[s.group_id or ""].label.get(t.lang)
+        t.say(self._tr(t, say.ENROLLED).format(group=label))
         for entry in campaign.schedule:
             if s.group_id not in self.settings.entry_groups(campaign, entry):
                 continue  # a flow limited to other groups is never offered, rehearsal or not
@@ -449,7 +575,7 @@ class Engine:
         if self.rehearsal:
             s.pending = self._rehearsal_order(campaign, s.pending, now)
         if not self._advance(t, now):
-            t.say(say.NOTHING_NOW)
+            t.say(self._tr(t, say.NOTHING_NOW))
         return t
 
     def _rehearsal_order(
@@ -468,19 +594,19 @@ class Engine:
         if s.stage == "new":
             return self._start(t, "", event)
         if s.stage == "stopped":
-            t.say(say.STOPPED_ALREADY)
+            t.say(self._tr(t, say.STOPPED_ALREADY))
             return t
-        if s.stage in ("choose_campaign", "consent", "choose_group"):
+        if s.stage in ("choose_campaign", "choose_language", "consent", "choose_group"):
             if event.kind not in ("text", "button"):
-                t.say(say.MEDIA_NOT_READ)
+                t.say(self._tr(t, say.MEDIA_NOT_READ))
                 return t
             return self._on_join_step(t, event)
         if s.campaign_id and self._closed(s.campaign_id, event.at):
             s.active, s.pending = None, []
-            t.say(say.CLOSED)
+            t.say(self._tr(t, say.CLOSED))
             return t
         if event.kind == "media":
-            t.say(say.MEDIA_NOT_READ)
+            t.say(self._tr(t, say.MEDIA_NOT_READ))
             return t
         active = s.active
         if active is None:
@@ -495,23 +621,27 @@ class Engine:
         """Keep a comment sent when no question is open: losing it would be worse than noise."""
         s = t.state
         if event.kind == "button":
-            t.say(say.NOTHING_NOW)
+            t.say(self._tr(t, say.NOTHING_NOW))
             return
         if event.kind == "text" and is_blank(event.text):
-            t.say(say.NOTHING_NOW)
+            t.say(self._tr(t, say.NOTHING_NOW))
             return
         kind = "voice" if event.kind == "voice" else "open"
         flow_id = s.last_flow_id or "unprompted"
         t.records.append(
             Record(s.campaign_id or "", flow_id, "unprompted", kind, event.text, event.file_id)
         )
-        t.say(say.NOTHING_NOW)
+        t.say(self._tr(t, say.NOTHING_NOW))
 
     def _on_open_answer(self, t: Transition, flow: Flow, event: UserInput) -> Transition:
         active = t.state.active
         assert active is not None
         if event.kind == "button" or is_blank(event.text) and event.kind != "voice":
-            t.say(say.TEXT_TOO_BLANK if event.kind != "button" else say.OPEN_HINT)
+            t.say(
+                self._tr(t, say.TEXT_TOO_BLANK)
+                if event.kind != "button"
+                else self._tr(t, say.OPEN_HINT)
+            )
             return t
         kind = "voice" if event.kind == "voice" else "open"
         t.records.append(
@@ -520,16 +650,16 @@ class Engine:
         active.open_answers += 1
         active.last_input_at = event.at
         if event.kind == "voice":
-            t.say(say.VOICE_KEPT)
+            t.say(self._tr(t, say.VOICE_KEPT))
         if active.probes_asked < len(flow.probes):
             active.probes_asked += 1
             active.step_id = f"probe-{active.probes_asked}"
-            t.say(flow.probes[active.probes_asked - 1], ref=self._ref(active))
+            t.say(flow.probes[active.probes_asked - 1].get(t.lang), ref=self._ref(active))
         elif active.step_id != "more":
             active.step_id = "more"
-            t.say(say.OPEN_MORE)
+            t.say(self._tr(t, say.OPEN_MORE))
         elif event.kind != "voice":
-            t.say(say.OPEN_NOTED)
+            t.say(self._tr(t, say.OPEN_NOTED))
         return t
 
     def _on_structured_answer(self, t: Transition, flow: Flow, event: UserInput) -> Transition:
@@ -538,15 +668,17 @@ class Engine:
         step = _step(flow, active.step_id)
         if event.kind == "voice":
             if step.type != "text":
-                t.say(say.VOICE_NOT_HERE)
+                t.say(self._tr(t, say.VOICE_NOT_HERE))
                 self._prompt_current(t)
                 return t
             answer, kind = event.text, "voice"
         else:
+            yes_no = self._parse_yesno(t, event.text) if step.type == "yesno" else None
             try:
-                answer, kind = parse_answer(step, event.text), step.type
+                answer = parse_answer(step, event.text) if yes_no is None else _as_answer(yes_no)
+                kind = step.type
             except InvalidAnswer as exc:
-                t.say(exc.short)  # the question follows with its own hint
+                t.say(self._tr(t, exc.short))  # the question follows with its own hint
                 self._prompt_current(t)
                 return t
         t.records.append(Record(active.campaign_id, flow.id, step.id, kind, answer, event.file_id))
@@ -575,7 +707,11 @@ class Engine:
             return
         flow = self.settings.flow_by_id.get(active.flow_id)
         if announce and flow is not None:
-            t.say(flow.closing or say.FLOW_DONE.format(title=flow.display_title))
+            t.say(
+                flow.closing.get(t.lang)
+                if flow.closing
+                else self._tr(t, say.FLOW_DONE).format(title=flow.title_in(t.lang))
+            )
         if completed:
             s.finished.append(f"{active.campaign_id}:{active.entry_key}")
         t.effects.append(FlowEnded(active.campaign_id, active.flow_id, active.entry_key, completed))
@@ -606,7 +742,7 @@ class Engine:
         )
         t.effects.append(FlowStarted(pending.campaign_id, flow.id, pending.entry_key))
         if flow.intro:
-            t.say(flow.intro)
+            t.say(flow.intro.get(t.lang))
         self._prompt_current(t)
 
     def _prompt_current(self, t: Transition) -> None:
@@ -617,14 +753,20 @@ class Engine:
         ref = self._ref(active)
         if flow.kind == "open":
             if active.step_id == "opening":
-                t.say(f"{(flow.opening or '').strip()}\n\n{say.OPEN_HINT}", ref=ref)
+                opening = flow.opening.get(t.lang).strip() if flow.opening else ""
+                t.say(f"{opening}\n\n{self._tr(t, say.OPEN_HINT)}", ref=ref)
             elif active.step_id.startswith("probe-"):
-                t.say(flow.probes[int(active.step_id.split("-")[1]) - 1], ref=ref)
+                t.say(flow.probes[int(active.step_id.split("-")[1]) - 1].get(t.lang), ref=ref)
             else:
-                t.say(say.OPEN_MORE, ref=ref)
+                t.say(self._tr(t, say.OPEN_MORE), ref=ref)
             return
         step = _step(flow, active.step_id)
-        t.say(_question_text(step), step_choices(step), multi=step.type == "multi", ref=ref)
+        t.say(
+            _question_text(step, t.lang, lambda msgid: self._tr(t, msgid)),
+            step_choices(step, t.lang, yes_no=self._yes_no(t)),
+            multi=step.type == "multi",
+            ref=ref,
+        )
 
     @staticmethod
     def _ref(active: ActiveFlow) -> str:
@@ -646,13 +788,9 @@ class Engine:
         ]
 
 
-def _yes_no() -> tuple[Choice, ...]:
-    return (Choice("Yes", "yes"), Choice("No", "no"))
-
-
 def _pick(choices: list[Choice], text: str) -> str | None:
     token = normalise(text)
-    if token.isdigit() and 1 <= int(token) <= len(choices):
+    if token.isdecimal() and 1 <= int(token) <= len(choices):
         return choices[int(token) - 1].value
     for choice in choices:
         if token in (normalise(choice.value), normalise(choice.label)):
@@ -699,15 +837,18 @@ def _condition_holds(when: Condition | None, answers: dict[str, str]) -> bool:
     return True
 
 
-def _question_text(step: Step) -> str:
+def _question_text(step: Step, lang: str, tr: Callable[[str], str]) -> str:
+    optional_hint = tr(say.OPTIONAL_HINT)
+    ask = step.ask.get(lang).strip()
     if step.type == "scale":
         ends = []
         if step.min in step.labels:
-            ends.append(f"{step.min} = {step.labels[step.min]}")
+            ends.append(f"{step.min} = {step.labels[step.min].get(lang)}")
         if step.max in step.labels:
-            ends.append(f"{step.max} = {step.labels[step.max]}")
-        anchor = f" ({', '.join(ends)})" if ends else f" ({step.min} to {step.max})"
-        return step.ask.strip() + anchor + (say.OPTIONAL_HINT if step.optional else "")
+            ends.append(f"{step.max} = {step.labels[step.max].get(lang)}")
+        scale = tr(say.SCALE_RANGE).format(low=step.min, high=step.max)
+        anchor = f" ({', '.join(ends)})" if ends else f" ({scale})"
+        return ask + anchor + (optional_hint if step.optional else "")
     # How to pick (numbers, buttons, yes/no) is the adapter's to say, once, with the options
     # it shows; the engine adds only what no widget shows: that a question may be skipped.
-    return step.ask.strip() + (say.OPTIONAL_HINT if step.optional else "")
+    return ask + (optional_hint if step.optional else "")

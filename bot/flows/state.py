@@ -6,8 +6,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Stage = Literal["new", "choose_campaign", "consent", "choose_group", "enrolled", "stopped"]
-Confirming = Literal["stop", "delete"]
+Stage = Literal[
+    "new", "choose_campaign", "choose_language", "consent", "choose_group", "enrolled", "stopped"
+]
+Confirming = Literal["stop", "delete", "language"]
 
 
 @dataclass(slots=True)
@@ -47,6 +49,8 @@ class ConversationState:
     pending: list[PendingFlow] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
     last_flow_id: str | None = None
+    # The language the person reads (one of the config's); None until known: the default then.
+    language: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (datetimes as ISO strings)."""

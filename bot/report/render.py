@@ -49,6 +49,8 @@ class ReportInput:
     # each author's platform names; without it, phones, emails, postcodes and listed first
     # names are masked all the same.
     quote: Callable[[ResponseRow], str] | None = None
+    # Which comments theme analysis could not read (written in another language), if any.
+    languages_note: str | None = None
 
 
 def pct(value: float | None) -> str:
@@ -131,6 +133,7 @@ def context(data: ReportInput) -> dict[str, object]:
         themes=_theme_index(data),
     )
     return {
+        **_language_context(data, min_size),
         "title": campaign.title,
         "campaign_id": campaign.id,
         "tz": tz.key,
@@ -225,6 +228,37 @@ def _question_context(result: figures.QuestionFigures) -> dict[str, object]:
         },
         "shown_groups": [g for g in result.groups if g.people and not g.small],
         "small_groups": [g for g in result.groups if g.small],
+    }
+
+
+# -- languages --------------------------------------------------------------------------------
+def _language_context(data: ReportInput, min_size: int) -> dict[str, object]:
+    """Participation per language and each question's translations (when there are any)."""
+    from bot.report.languages import (
+        has_rtl,
+        language_participation,
+        shows_languages,
+        translations,
+    )
+
+    settings = data.settings
+    if not shows_languages(settings, data.rows):
+        rtl = any(has_rtl(row.answer) for row in data.rows)
+        return {
+            "languages": None,
+            "translations_of": {},
+            "bidi_text": rtl,
+            "languages_note": data.languages_note,
+        }
+    return {
+        "bidi_text": True,
+        "languages_note": data.languages_note,
+        "languages": language_participation(settings, data.rows, min_size=min_size),
+        "translations_of": {
+            f"{flow.id}:{step.id}": translations(step.ask, settings)
+            for flow in settings.flows
+            for step in flow.steps
+        },
     }
 
 

@@ -26,6 +26,7 @@ class TextAnswer:
     response_id: str
     text: str
     group_label: str | None
+    language: str | None = None  # the language it was given in (None: not recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ def text_questions(
                 group_labels.get(row.group, row.group)
                 if per_group[row.group] >= min_size
                 else None,
+                row.language,
             )
             for row in mine
         )

@@ -66,6 +66,8 @@ class SlackApiDouble:
     timezones: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     """Display names users.info reports ("First Last"), by user id."""
+    locales: dict[str, str] = field(default_factory=dict)
+    """Client locales users.info reports with include_locale ("pl-PL"), by user id."""
     _plans: dict[str, list[Plan]] = field(default_factory=lambda: defaultdict(list))
     _last_post: dict[str, float] = field(default_factory=dict)
     _last_ts: int = 0
@@ -186,17 +188,15 @@ class SlackApiDouble:
         zone = self.timezones.get(user, "Europe/London")
         first, _, last = self.names.get(user, "").partition(" ")
         profile = {"first_name": first, "last_name": last, "real_name": f"{first} {last}".strip()}
-        return _json(
-            {
-                "ok": True,
-                "user": {
-                    "id": user,
-                    "tz": zone,
-                    "real_name": profile["real_name"],
-                    "profile": profile,
-                },
-            }
-        )
+        found: dict[str, Any] = {
+            "id": user,
+            "tz": zone,
+            "real_name": profile["real_name"],
+            "profile": profile,
+        }
+        if str(args.get("include_locale", "")).lower() in ("1", "true"):
+            found["locale"] = self.locales.get(user, "en-US")
+        return _json({"ok": True, "user": found})
 
     async def _auth_test(self, args: dict[str, Any]) -> web.Response:
         return _json(

@@ -220,6 +220,8 @@ class TelegramApiDouble:
         self.webhook: JSON | None = None
         self.commands: list[JSON] = []
         self.blocked: set[int] = set()
+        # Telegram app language per user (the update's from.language_code), when the test sets one.
+        self.language_codes: dict[int, str] = {}
         self.closing = False
         self.conflicts = 0
         self._poller: tuple[web.Request, list[bool]] | None = None
@@ -459,7 +461,10 @@ class TelegramApiDouble:
             self._changed.notify_all()
 
     def _user(self, user_id: int) -> JSON:
-        return {"id": user_id, "is_bot": False, "first_name": f"Parent{user_id}"}
+        user: JSON = {"id": user_id, "is_bot": False, "first_name": f"Parent{user_id}"}
+        if user_id in self.language_codes:  # optional in the Bot API: sent only when known
+            user["language_code"] = self.language_codes[user_id]
+        return user
 
     def _chat(self, chat_id: int, kind: str = "private") -> JSON:
         chat: JSON = {"id": chat_id, "type": kind}

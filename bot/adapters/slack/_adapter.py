@@ -59,7 +59,8 @@ HELP = (
     "`/listening status` – which prompts are open for you\n"
     "`/listening stop` – stop taking part\n"
     "`/listening mydata` – see what we hold about you\n"
-    "`/listening delete` – erase everything you have told us"
+    "`/listening delete` – erase everything you have told us\n"
+    "`/listening language` – change the language I write in (where there is a choice)"
 )
 REPLIED_IN_DM = "I've replied in our direct messages."
 _IGNORED_SUBTYPES = {
@@ -479,6 +480,7 @@ class SlackAdapter:
                 file_id=(event.get("files") or [{}])[0].get("id") if has_files else None,
                 group_hint=self.settings.users.get(user),
                 timezone=profile.timezone,
+                language=profile.locale,
                 first_name=profile.first_name,
                 last_name=profile.last_name,
                 raw=event,
@@ -555,7 +557,9 @@ class SlackAdapter:
         if user in self._profiles:
             return self._profiles[user]
         try:
-            response = await asyncio.wait_for(self.client.users_info(user=user), timeout=1.0)
+            response = await asyncio.wait_for(
+                self.client.users_info(user=user, include_locale=True), timeout=1.0
+            )
             found = _Profile.of(response.get("user") or {})
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
             log.info("slack: no profile for a user (%s)", type(exc).__name__)
@@ -624,7 +628,7 @@ class SlackAdapter:
                 user, self.settings.users.get(user), organiser=user in self.settings.organisers
             )
             return format_status(report)
-        if sub not in ("stop", "mydata", "delete"):
+        if sub not in ("stop", "mydata", "delete", "language"):
             return HELP
         assert self._sink is not None
         in_dm = channel.startswith("D")
@@ -634,7 +638,7 @@ class SlackAdapter:
             user_ref=user,
             address=address,
             received_at=self.clock.now(),
-            text=f"/{sub}",
+            text=" ".join([f"/{sub}", *words[1:2]]) if sub == "language" else f"/{sub}",
             platform_msg_id=f"command:{body.get('trigger_id') or uuid.uuid4().hex}",
             group_hint=self.settings.users.get(user),
             raw=body,
@@ -673,6 +677,7 @@ class _Profile:
     timezone: str | None = None
     first_name: str | None = None
     last_name: str | None = None
+    locale: str | None = None  # "pl-PL": the language of the person's Slack client
 
     @classmethod
     def of(cls, user: dict[str, Any]) -> _Profile:
@@ -683,7 +688,13 @@ class _Profile:
         if not first and not last:
             real = str(profile.get("real_name") or user.get("real_name") or "").split()
             first, last = (real[0], " ".join(real[1:])) if real else ("", "")
-        return cls(zone if isinstance(zone, str) and zone else None, first or None, last or None)
+        locale = user.get("locale")
+        return cls(
+            zone if isinstance(zone, str) and zone else None,
+            first or None,
+            last or None,
+            locale if isinstance(locale, str) and locale else None,
+        )
 
 
 def _kind(error: BaseException | None) -> str:

@@ -779,6 +779,7 @@ class TelegramAdapter:
             kind="button",
             text=text,
             platform_msg_id=f"cb:{query.id}",
+            language=query.from_user.language_code or None,
             raw=update,
         )
         try:

@@ -59,6 +59,8 @@ def message_inbound(
         "received_at": now,
         "first_name": user.first_name or None,
         "last_name": user.last_name or None,
+        # IETF tag of the user's Telegram app language (optional; "pl", "en-GB")
+        "language": user.language_code or None,
         "raw": update,
     }
     ref = message_ref(chat_id, message.message_id)

@@ -1,0 +1,28 @@
+"""The bot's own messages in each language: gettext catalogs shipped in ``bot/locale``.
+
+The ``.po`` files are the translators' source; the compiled ``.mo`` files are committed next to
+them (``pybabel compile -d bot/locale -D listening_bot``) and installed as package data, so a
+plain ``pip install`` needs no build step. A language with no catalog speaks English.
+
+Catalogs are read once, when an engine is built for a config's languages, so the engine itself
+does no I/O while it talks.
+"""
+
+from __future__ import annotations
+
+import gettext
+from functools import lru_cache
+from pathlib import Path
+
+DOMAIN = "listening_bot"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+
+
+@lru_cache(maxsize=64)
+def catalog(lang: str) -> gettext.NullTranslations:
+    """The catalog for ``lang`` (English, the msgids themselves, when there is none)."""
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
+
+
+def has_catalog(lang: str) -> bool:
+    return (LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo").is_file()

@@ -1,0 +1,108 @@
+"""Slack and languages: the client's locale (users.info) picks the language, and a person who
+switches with ``/listening language`` gets their next prompt in it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.adapters.slack import SlackAdapter
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.dispatcher import Dispatcher
+from bot.events import DeliveryOutcome
+from tests.adapters.test_slack import SECRET, Harness
+from tests.doubles.slack_api import SlackApiDouble, block_actions, message_event, slash_command
+from tests.helpers import stored
+from tests.multilingual import multilingual_data
+
+DM = "D0PARENT1"
+USER = "UPARENT01"
+
+
+def settings_for(api_url: str) -> Settings:
+    data = multilingual_data()
+    data["database_url"] = "sqlite://"
+    data["slack"] = {
+        "bot_token": "xoxb-test",
+        "signing_secret": SECRET,
+        "app_token": "xapp-test",
+        "mode": "http",
+        "api_url": api_url,
+        "channels": {},
+    }
+    return Settings.model_validate(data)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackApiDouble]:
+    async with SlackApiDouble() as double:
+        yield double
+
+
+@pytest.fixture
+async def harness(
+    slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
+) -> AsyncIterator[Harness]:
+    settings = settings_for(slack.api_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    outcomes: list[DeliveryOutcome] = []
+
+    async def record(outcome: DeliveryOutcome) -> None:
+        outcomes.append(outcome)
+
+    adapter = SlackAdapter(
+        settings.slack, clock, host="127.0.0.1", port=0, interval=0.0, on_delivery=record
+    )
+    await adapter.start(dispatcher.handle)
+    async with aiohttp.ClientSession() as http:
+        try:
+            yield Harness(slack, adapter, dispatcher, http, outcomes)
+        finally:
+            await adapter.stop()
+
+
+def texts(slack: SlackApiDouble) -> list[str]:
+    return [m["text"] for m in slack.posts(DM)]
+
+
+async def test_a_slack_user_switches_language_and_the_next_prompt_arrives_in_it(
+    harness: Harness,
+) -> None:
+    slack = harness.slack
+    slack.locales[USER] = "en-GB"  # their Slack client: English, one of the campaign's
+    assert await harness.event(message_event(USER, DM, "hello", "1.1", channel_type="im")) == 200
+    assert "Do you agree to take part?" in texts(slack)[-1]  # not asked which language
+    assert [str(c["include_locale"]) for c in slack.received("users.info")] == ["1"]
+    await harness.form(block_actions(USER, DM, slack.posts(DM)[-1], 0))  # Yes
+    await harness.form(block_actions(USER, DM, slack.posts(DM)[-1], 0))  # Parents and carers
+    assert "How positive do you feel" in texts(slack)[-1]
+
+    status, _ = await harness.form(slash_command(USER, DM, "language"))
+    assert status == 200
+    await harness.adapter.drain()
+    offered = slack.posts(DM)[-1]
+    assert [b["value"] for b in offered["blocks"][-1]["elements"]] == ["en", "pl", "ar"]
+    await harness.form(block_actions(USER, DM, offered, 1))  # Polski
+    said = texts(slack)[-2:]
+    assert "od teraz będę pisać po polsku" in said[0]
+    assert said[1].startswith("Jak pozytywnie oceniasz")  # the open question, now in Polish
+    scale = slack.posts(DM)[-1]
+    await harness.form(block_actions(USER, DM, scale, 4))  # 5
+    assert "Dziękujemy, to wszystko" in texts(slack)[-1]
+    [row] = await stored(harness.dispatcher)
+    assert (row.flow, row.answer, row.language) == ("pulse", "5", "pl")
+
+    status, _ = await harness.form(slash_command(USER, DM, "language ar"))
+    assert status == 200
+    await harness.adapter.drain()
+    assert "بالعربية" in texts(slack)[-1]
+
+
+async def test_a_polish_slack_client_is_spoken_to_in_polish(harness: Harness) -> None:
+    harness.slack.locales[USER] = "pl-PL"
+    await harness.event(message_event(USER, DM, "dzień dobry", "1.1", channel_type="im"))
+    assert "Czy zgadzasz się wziąć udział?" in texts(harness.slack)[-1]
