@@ -23,7 +23,7 @@ Counting rules (also printed in the report's method section):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -498,6 +498,7 @@ def theme_figures(
     *,
     quotes: int = 3,
     min_base: int = 0,
+    too_few: Collection[str] = (),
 ) -> list[ThemeFigures]:
     """Each theme's size and its share of every group's comments, with up to ``quotes`` quotes.
 
@@ -507,7 +508,12 @@ def theme_figures(
         comments_per_group: how many comments of each group were analysed (the denominators).
         min_base: a group with fewer comments than this gets neither a count nor a share (the
             report says "fewer than N"), as for every other small-group figure.
+        too_few: groups withheld likewise because fewer than ``min_base`` people commented.
     """
+
+    def withheld(gid: str) -> bool:
+        return comments_per_group.get(gid, 0) < min_base or gid in too_few
+
     total = sum(comments_per_group.values())
     shown = [(gid, label) for gid, label in groups if comments_per_group.get(gid)]
     shown += [(g, g) for g in sorted(comments_per_group) if g not in dict(groups)]
@@ -524,9 +530,9 @@ def theme_figures(
                     label,
                     int(theme.counts.get(gid, 0)),
                     None
-                    if comments_per_group.get(gid, 0) < min_base
+                    if withheld(gid)
                     else share(int(theme.counts.get(gid, 0)), comments_per_group.get(gid, 0)),
-                    suppressed=comments_per_group.get(gid, 0) < min_base,
+                    suppressed=withheld(gid),
                 )
                 for gid, label in shown
                 if comments_per_group.get(gid)

@@ -176,8 +176,14 @@ def _theme_context(data: ReportInput, groups: Sequence[tuple[str, str]]) -> dict
         }
     titles = question_titles(data.settings.flow_by_id.values())
     min_size = data.settings.report.min_group_size
+    author_of = {row.response_id: row.participant for row in data.rows if row.participant}
     sections = theme_sections(
-        data.themes, groups, data.comments_per_group, titles, min_base=min_size
+        data.themes,
+        groups,
+        data.comments_per_group,
+        titles,
+        min_base=min_size,
+        author_of=author_of,
     )
     count = sum(1 for q in sections for b in q.blocks if b.kind == "theme")
     return {

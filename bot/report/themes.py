@@ -55,12 +55,22 @@ def theme_sections(
     titles: Mapping[str, str],
     *,
     min_base: int = 0,
+    author_of: Mapping[str, str] | None = None,
 ) -> list[QuestionBlock]:
-    """One block per question (a single block when the analysis was pooled)."""
+    """One block per question (a single block when the analysis was pooled).
+
+    ``author_of`` maps a response id to its author's pseudonym; with it, a group's theme shares
+    are withheld when fewer than ``min_base`` *people* of the group commented (an imported
+    comment, with no author, counts as one person), not merely fewer comments.
+    """
     label_of = dict(groups)
     per_question: dict[str, Counter[str]] = {}
+    people: dict[str, dict[str, set[str]]] = {}
     for a in result.assignments:
         per_question.setdefault(a.question, Counter())[a.group] += 1
+        author = (author_of or {}).get(a.response_id) or f"comment:{a.response_id}"
+        for key in (a.question, "*"):
+            people.setdefault(key, {}).setdefault(a.group, set()).add(author)
     order = list(dict.fromkeys(t.question for t in result.themes))
     if len(order) <= 1:
         order = [order[0] if order else ""]
@@ -69,8 +79,15 @@ def theme_sections(
         themes = [t for t in result.themes if t.question == question or len(order) == 1]
         counts = per_question.get(question) if len(order) > 1 else None
         denominators = dict(counts) if counts else dict(comments_per_group)
+        authors = people.get(question if len(order) > 1 else "*", {})
+        too_few = {g for g, who in authors.items() if len(who) < min_base} if author_of else set()
         figures = theme_figures(
-            themes, groups, denominators, quotes=OTHER_SAMPLE, min_base=min_base
+            themes,
+            groups,
+            denominators,
+            quotes=OTHER_SAMPLE,
+            min_base=min_base,
+            too_few=too_few,
         )
         items = []
         number = 0

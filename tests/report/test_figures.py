@@ -262,3 +262,15 @@ def test_date_range() -> None:
     first, last = figures.date_range(rows)
     assert (last - first).days == 300
     assert figures.date_range([]) is None
+
+
+def test_a_theme_share_of_a_group_with_fewer_than_5_people_is_not_given() -> None:
+    """Nine comments from three people are still three people: no share for that group."""
+    themes = [FakeTheme("t1", "waiting", ("wait",), 9, {"parents": 3, "vcs": 6}, ("a",))]
+    [theme] = figures.theme_figures(
+        themes, GROUPS, {"parents": 6, "vcs": 9}, min_base=5, too_few={"vcs"}
+    )
+    assert [(g.group, g.share is None, g.suppressed) for g in theme.groups] == [
+        ("parents", False, False),
+        ("vcs", True, True),
+    ]
