@@ -463,20 +463,7 @@ class ResponseRepo:
         if found is None:
             return None
         r, pseudo = found
-        return ResponseRow(
-            r.response_uid,
-            r.campaign_id,
-            r.flow_id,
-            r.step_id,
-            r.group_id,
-            pseudo or "",
-            r.channel,
-            r.kind,
-            r.answer,
-            r.answered_at,
-            r.original_answer,
-            r.language,
-        )
+        return _response_row(r, pseudo)
 
     async def delete_by_source(self, channel: str, source_msg_id: str) -> bool:
         result = await self.session.execute(
@@ -501,23 +488,7 @@ class ResponseRepo:
         if participant_id is not None:
             query = query.where(Response.participant_id == participant_id)
         result = await self.session.execute(query)
-        return [
-            ResponseRow(
-                r.response_uid,
-                r.campaign_id,
-                r.flow_id,
-                r.step_id,
-                r.group_id,
-                pseudo or "",
-                r.channel,
-                r.kind,
-                r.answer,
-                r.answered_at,
-                r.original_answer,
-                r.language,
-            )
-            for r, pseudo in result.all()
-        ]
+        return [_response_row(r, pseudo) for r, pseudo in result.all()]
 
     async def count(self, campaign_id: str | None = None) -> int:
         query = select(func.count()).select_from(Response)
@@ -531,6 +502,24 @@ def erasing_digest(platform_msg_id: str) -> str:
     import hashlib
 
     return "erased:" + hashlib.sha256(platform_msg_id.encode()).hexdigest()[:48]
+
+
+def _response_row(r: Response, pseudonym: str | None) -> ResponseRow:
+    """One stored answer as exports and analysis see it (pseudonym, never a platform id)."""
+    return ResponseRow(
+        r.response_uid,
+        r.campaign_id,
+        r.flow_id,
+        r.step_id,
+        r.group_id,
+        pseudonym or "",
+        r.channel,
+        r.kind,
+        r.answer,
+        r.answered_at,
+        r.original_answer,
+        r.language,
+    )
 
 
 class InboundLogRepo:

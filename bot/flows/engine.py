@@ -355,19 +355,8 @@ class Engine:
         t.say(self._tr(t, say.BLANK))
         if s.confirming == "delete":
             t.say(self._tr(t, say.DELETE_CONFIRM), self._yes_no(t))
-        elif s.stage == "consent":
-            campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
-            if campaign is not None:
-                t.say(
-                    campaign.consent.get(t.lang).strip(),
-                    self._yes_no(t),
-                    ref=f"{campaign.id}:consent",
-                )
-        elif s.stage == "choose_group":
-            campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
-            if campaign is not None:
-                choices = self._selectable_groups(campaign, t.lang)
-                t.say(self._tr(t, say.CHOOSE_GROUP), choices, ref=f"{campaign.id}:group")
+        elif s.stage in ("consent", "choose_group"):
+            self._ask_join_step_again(t)
         elif s.stage == "choose_campaign":
             options = self._open_campaigns(now)
             t.say(
@@ -489,19 +478,8 @@ class Engine:
             return self._on_message(t, event)
         s.language = t.lang = picked
         t.say(self._tr(t, say.LANGUAGE_SET))
-        if s.stage == "consent":
-            campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
-            if campaign is not None:
-                t.say(
-                    campaign.consent.get(t.lang).strip(),
-                    self._yes_no(t),
-                    ref=f"{campaign.id}:consent",
-                )
-        elif s.stage == "choose_group":
-            campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
-            if campaign is not None:
-                choices = self._selectable_groups(campaign, t.lang)
-                t.say(self._tr(t, say.CHOOSE_GROUP), choices, ref=f"{campaign.id}:group")
+        if s.stage in ("consent", "choose_group"):
+            self._ask_join_step_again(t)
         elif s.stage == "enrolled":
             self._prompt_current(t)
         return t
@@ -577,6 +555,20 @@ class Engine:
         if not self._advance(t, now):
             t.say(self._tr(t, say.NOTHING_NOW))
         return t
+
+    def _ask_join_step_again(self, t: Transition) -> None:
+        """Ask the consent or group question the person is on again, in their language."""
+        s = t.state
+        campaign = self.settings.campaign_by_id.get(s.campaign_id or "")
+        if campaign is None:
+            return
+        if s.stage == "consent":
+            t.say(
+                campaign.consent.get(t.lang).strip(), self._yes_no(t), ref=f"{campaign.id}:consent"
+            )
+        else:
+            choices = self._selectable_groups(campaign, t.lang)
+            t.say(self._tr(t, say.CHOOSE_GROUP), choices, ref=f"{campaign.id}:group")
 
     def _rehearsal_order(
         self, campaign: Campaign, pending: list[PendingFlow], now: datetime
