@@ -28,6 +28,13 @@ AMBIGUOUS: frozenset[FaultKind] = frozenset({"timeout", "drop"})
 """Faults after which the client cannot know whether the platform took the message."""
 
 
+SHUTDOWN_TIMEOUT = 1.0
+"""Seconds a double's server gives calls still in flight (a held answer) when a test ends.
+
+aiohttp waits 60 s by default, so a test that leaves Telegram holding a reply would spend a
+minute in teardown; the client is gone by then and nobody is waiting for that answer."""
+
+
 @dataclass(frozen=True, slots=True)
 class Injected:
     """One fault a double applied: what, to which call, and for which chat or channel."""

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from tests.doubles.faults import FaultPlan, Injected
+from tests.doubles.faults import SHUTDOWN_TIMEOUT, FaultPlan, Injected
 
 BOT_USER = "UBOT0001"
 BOT_ID = "BBOT0001"
@@ -83,7 +83,7 @@ class SlackApiDouble:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/socket", self._socket)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

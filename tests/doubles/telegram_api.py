@@ -39,7 +39,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.doubles.faults import FaultPlan, Injected
+from tests.doubles.faults import SHUTDOWN_TIMEOUT, FaultPlan, Injected
 
 JSON = dict[str, Any]
 MESSAGE_METHODS = frozenset({"sendMessage", "editMessageReplyMarkup", "editMessageText"})
@@ -236,7 +236,7 @@ class TelegramApiDouble:
     async def __aenter__(self) -> TelegramApiDouble:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
