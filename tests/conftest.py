@@ -7,8 +7,10 @@ import asyncio
 import os
 import shutil
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -169,3 +171,45 @@ def shared_data() -> Iterator[Path]:
     if not (path / "responses.csv").exists():
         pytest.skip(f"the shared development data is not at {path}")
     yield path
+
+
+# -- the fault suite's summary line ---------------------------------------------------------------
+# The fault runs count what they found in ``tests.faults.harness.TALLY``. Under pytest-xdist the
+# runs happen in a worker, so the worker hands its tally to the controller, which prints it.
+
+
+def _fault_tally() -> Any:
+    harness = sys.modules.get("tests.faults.harness")
+    return None if harness is None else harness.TALLY
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    tally = _fault_tally()
+    if workeroutput is not None and tally is not None and tally.runs:
+        workeroutput["fault_tally"] = asdict(tally)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    found = getattr(node, "workeroutput", {}).get("fault_tally")
+    if not found:
+        return
+    from tests.faults.harness import TALLY
+
+    for item in fields(TALLY):
+        value = found.get(item.name)
+        if isinstance(value, list):
+            getattr(TALLY, item.name).extend(value)
+        elif isinstance(value, int):
+            setattr(TALLY, item.name, getattr(TALLY, item.name) + value)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    tally = _fault_tally()
+    if tally is None or tally.runs == 0 or hasattr(config, "workerinput"):
+        return
+    terminalreporter.section("fault injection")
+    for note in tally.notes:
+        terminalreporter.write_line(note)
+    terminalreporter.write_line(tally.summary())

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -68,13 +69,23 @@ def test_a_verbose_run_that_cannot_reach_telegram_logs_no_token(tmp_path):
         env=env,
         text=True,
     )
-    time.sleep(4)
+    # Wait (bounded) until the run has logged its failing connection, however slow the machine.
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while not any("127.0.0.1" in line or "telegram" in line.lower() for line in lines):
+        if time.monotonic() > deadline or process.poll() is not None:
+            break
+        time.sleep(0.1)
     process.send_signal(signal.SIGTERM)
     try:
-        out, err = process.communicate(timeout=30)
+        out, _ = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
-        out, err = process.communicate()
+        out, _ = process.communicate()
+    reader.join(timeout=10)
+    err = "".join(lines)
     assert err.strip(), "the verbose run should have logged something"
     assert TOKEN not in out + err
     assert "SECRET" not in out + err
