@@ -36,7 +36,8 @@ def _discovery_runs(labels: list[str]) -> list[tuple[str, np.ndarray]]:
     return runs
 
 
-def discovery_quality(console: Console) -> None:
+def discovery_quality(console: Console, *, show_labels: bool = True) -> None:
+    """NMI, number of themes and largest share per held-out run; each run's labels printed."""
     from bot.analysis import SPECIAL_THEMES, Comment, discover_themes
 
     texts, labels, groups = load_dev()
@@ -54,6 +55,11 @@ def discovery_quality(console: Console) -> None:
             f"{name:42s} n={len(idx):5d}  NMI {score_:.3f}  themes {len(numbered):2d}  "
             f"largest {largest:.0%}"
         )
+        if show_labels:
+            for theme in result.themes:
+                console.print(
+                    f"    {theme.theme_id:>10s} {theme.size:5d}  {theme.label}", markup=False
+                )
     scores = [r[2] for r in results]
     ks = [r[3] for r in results]
     shares = [r[4] for r in results]
