@@ -39,6 +39,7 @@ def _discovery_runs(labels: list[str]) -> list[tuple[str, np.ndarray]]:
 def discovery_quality(console: Console, *, show_labels: bool = True) -> None:
     """NMI, number of themes and largest share per held-out run; each run's labels printed."""
     from bot.analysis import SPECIAL_THEMES, Comment, discover_themes
+    from bot.analysis.discover import BROAD_SHARE
 
     texts, labels, groups = load_dev()
     results = []
@@ -58,7 +59,9 @@ def discovery_quality(console: Console, *, show_labels: bool = True) -> None:
         if show_labels:
             for theme in result.themes:
                 console.print(
-                    f"    {theme.theme_id:>10s} {theme.size:5d}  {theme.label}", markup=False
+                    f"    {theme.theme_id:>10s} {theme.size:5d}  {theme.label}"
+                    f"   [{', '.join(theme.keywords[:4])}]",
+                    markup=False,
                 )
     scores = [r[2] for r in results]
     ks = [r[3] for r in results]
@@ -75,6 +78,12 @@ def discovery_quality(console: Console, *, show_labels: bool = True) -> None:
         f"{max(shares):.0%} (worst)",
     )
     console.print(table)
+    broad = [f"{r[0]} ({r[4]:.0%})" for r in results if r[4] > BROAD_SHARE]
+    console.print(
+        f"Runs whose largest theme holds more than {BROAD_SHARE:.0%} of the grouped answers: "
+        + ("; ".join(broad) if broad else "none"),
+        markup=False,
+    )
 
 
 def codebook_quality(console: Console) -> None:

@@ -28,6 +28,7 @@ from bot.analysis.vectors import build_vocab, count_matrix
 
 N_KEYWORDS = 8
 LABEL_LOOKAHEAD = 4
+"""Top terms whose words a fallback short answer must use."""
 LABEL_ANSWER_WORDS = (3, 8)
 N_QUOTES = 3
 QUOTE_MAX_CHARS = 300
@@ -308,28 +309,19 @@ def _surface(key: str, texts: Sequence[str]) -> str:
 
 
 def label_from(terms: Sequence[str], tokeniser: Tokeniser, short_answer: str | None = None) -> str:
-    """A short phrase a person would write: "Waiting time and appointments".
+    """A fallback label for a theme with no phrase used by two of its answers.
 
-    The head is the first two-word phrase (without "not", "could"...) among the theme's top
-    distinctive terms, with a second term that shares no word with it added with "and". When
-    the theme has no such phrase, its most typical short answer is the label ("Could not have
-    done better"), as two loose words ("think and thing") name nothing; failing both, the top
-    words are joined.
+    Its most typical short answer ("Could not have done better") when there is one, else its
+    most distinctive term alone: loose words joined with "and" ("think and thing") read like a
+    word list, not like something a person would write.
     """
+    if short_answer:
+        return short_answer
     generic = {stem(w) for w in GENERIC_WORDS}
     clean = [t for t in terms if not set(t.split(" ")) & generic]
-    phrases = [t for t in clean[: 2 * LABEL_LOOKAHEAD] if " " in t]
-    if not phrases and short_answer:
-        return short_answer
     if not clean:
         return "(no distinctive words)"
-    top = clean[:LABEL_LOOKAHEAD]
-    head = phrases[0] if phrases else top[0]
-    words_used = set(head.split(" "))
-    extra = next((t for t in top if t != head and not set(t.split(" ")) & words_used), None)
-    phrase = tokeniser.display(head)
-    if extra is not None:
-        phrase += " and " + tokeniser.display(extra)
+    phrase = tokeniser.display(clean[0])
     return phrase[:1].upper() + phrase[1:]
 
 
