@@ -41,8 +41,8 @@ PHRASE_MAX_GAP = 3
 """Most other words between two content words of one phrase ("times *for a* referral")."""
 PHRASE_MIN_SHARE = 0.01
 """A label phrase is used by at least this share of its theme's answers (and by two)."""
-LABEL_TOP_WORDS = 3
-"""A label holds at least one of its theme's this many most distinctive words."""
+LABEL_TOP_TERMS = 4
+"""A label holds a word of one of its theme's this many top keywords."""
 MULTI_MIN = 0.2
 """A phrase of two or more content words is preferred to a single word scoring up to 5x more."""
 
@@ -52,7 +52,7 @@ _NOT_AT_EDGE = (
     frozenset(STOP_WORDS)
     - frozenset("system bill fire interest detail call front top side name part amount".split())
 ) | frozenset(
-    """could should cannot nothing everything everyone nobody none anything
+    """could should nothing everything everyone nobody none anything
     get gets got getting gotten make makes made making go goes went gone come came take took
     taken give gave given feel felt think thought know knew known say said tell told want
     wanted need needs needed like liked seem seemed try tried use used let lets put see saw
@@ -61,7 +61,9 @@ _NOT_AT_EDGE = (
     thing things way ok okay yes etc able sure actually definitely especially""".split()
 )
 """Words a phrase may hold inside but neither start nor end on."""
-_MAY_START = frozenset("no not more less better never".split())
+_NEGATION = frozenset("no not never cannot nobody hardly".split())
+_MAY_START = _NEGATION | frozenset("more less better".split())
+_NEGATIVE_CONTRACTION = re.compile(r"n['’]t$")
 _CONTRACTION = re.compile(r"['’](?:m|re|ve|ll|d|t)$|^(?:it|that|there|here|what|he|she|let)['’]s$")
 
 
@@ -118,8 +120,13 @@ def _lower(word: str) -> str:
     return word.replace("’", "'").lower()
 
 
+def _is_negation(word: str) -> bool:
+    return word in _NEGATION or bool(_NEGATIVE_CONTRACTION.search(word))
+
+
 def _may_start(word: str) -> bool:
-    return (
+    """Content words, and the negations and quantities that may open a phrase ("not enough")."""
+    return _is_negation(word) or (
         len(word) > 1
         and word not in _NOT_AT_EDGE
         and not any(ch.isdigit() for ch in word)
@@ -128,7 +135,7 @@ def _may_start(word: str) -> bool:
 
 
 def _may_end(word: str) -> bool:
-    return _may_start(word) and word not in _MAY_START
+    return _may_start(word) and word not in _MAY_START and not _is_negation(word)
 
 
 def _spans(clause: list[str]) -> list[tuple[str, int, int]]:
@@ -138,13 +145,16 @@ def _spans(clause: list[str]) -> list[tuple[str, int, int]]:
     with at most ``PHRASE_MAX_GAP`` other words between two of them, at most
     ``PHRASE_MAX_WORDS`` words in all, and no repeated word. Its key is the stems of its content
     words, so "staff were friendly and helpful" and "staff very friendly and helpful" count as
-    one phrase; the label shows the wording the answers use most.
+    one phrase; the label shows the wording the answers use most. A span never starts right
+    after a negation, which would turn its sense around.
     """
     low = [_lower(w) for w in clause]
     content = [i for i, w in enumerate(low) if _may_start(w)]
     stems = {i: stem(low[i]) for i in content}
     out = []
     for a, first in enumerate(content):
+        if first > 0 and _is_negation(low[first - 1]):
+            continue  # "fault the service" would drop the "can't" that gives it its sense
         seen: set[str] = set()
         for b in range(a, min(len(content), a + PHRASE_MAX_CONTENT)):
             i = content[b]
@@ -166,19 +176,18 @@ def phrase_keys(text: str) -> list[str]:
 _FUNCTION_STEMS = frozenset(stem(w) for w in _NOT_AT_EDGE | _MAY_START)
 
 
-def _content_words(key: str) -> int:
-    return sum(1 for w in key.split(" ") if w not in _FUNCTION_STEMS)
-
-
 def phrase_labels(
     texts: Sequence[str],
     labels: np.ndarray,
     n_labels: int,
-    wanted: Sequence[int],
+    wanted: dict[int, set[str]],
     *,
     seed: int = 0,
 ) -> dict[int, str]:
     """A distinct phrase label for each theme index in ``wanted`` that has a typical phrase.
+
+    ``wanted`` maps a theme index to the stems of its top keywords; a label holds one of them,
+    so it names what the theme's keywords say rather than a side topic.
 
     Each phrase scores ``share * log(lift) * length bonus`` for a theme, where ``share`` is the
     share of the theme's answers that use it and ``lift`` how much likelier they are to use it
@@ -211,8 +220,7 @@ def phrase_labels(
         lift = share / background[row.indices]
         weight = dict(zip(row.indices, share * np.log(np.maximum(lift, 1.0)), strict=True))
         need = max(2.0, math.ceil(PHRASE_MIN_SHARE * sizes[c]))
-        singles = [(w, str(vocab[j])) for j, w in weight.items() if " " not in vocab[j]]
-        top = {t for _, t in sorted(singles, key=lambda x: (-x[0], x[1]))[:LABEL_TOP_WORDS]}
+        top = set(wanted[c])
         scored = []
         for j, s_, l_, n_ in zip(row.indices, share, lift, row.data, strict=True):
             if n_ < need or l_ <= 1.0:
@@ -268,7 +276,7 @@ def _widen(word: str, row: sp.csr_matrix, vocab: np.ndarray, used: list) -> str 
 
 
 def _content_set(key: str) -> frozenset[str]:
-    return frozenset(w for w in key.split(" ") if w not in _FUNCTION_STEMS)
+    return frozenset(w for w in key.split(" ") if w not in _FUNCTION_STEMS and not _is_negation(w))
 
 
 def _clashes(key: str, used: Sequence[frozenset[str]]) -> bool:
@@ -415,7 +423,12 @@ def build_themes(
         for t, theme_id in enumerate(theme_ids)
         if not (fixed_labels and fixed_labels[t]) and theme_id not in SPECIAL_THEMES
     ]
-    phrases = phrase_labels(texts, labels, len(theme_ids), unnamed, seed=seed) if unnamed else {}
+    generic = {stem(w) for w in GENERIC_WORDS}
+    top_words = {
+        t: {w for term in ranked[t][:LABEL_TOP_TERMS] for w in term.split(" ")} - generic
+        for t in unnamed
+    }
+    phrases = phrase_labels(texts, labels, len(theme_ids), top_words, seed=seed) if unnamed else {}
     taken = {p.lower() for p in phrases.values()}
     themes = []
     for t, theme_id in enumerate(theme_ids):
