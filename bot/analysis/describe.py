@@ -43,6 +43,14 @@ PHRASE_MIN_SHARE = 0.01
 """A label phrase is used by at least this share of its theme's answers (and by two)."""
 LABEL_TOP_TERMS = 4
 """A label holds a word of one of its theme's this many top keywords."""
+LABEL_MIN_COVER = 0.02
+"""A phrase used by fewer of its theme's answers than this does not name a broad theme."""
+_ADJECTIVES = frozenset(
+    stem(w)
+    for w in """good great excellent long short quick fast slow nice kind friendly bad poor
+    happy lovely amazing brilliant best worse worst polite rude clean dirty busy late early
+    new old first last fantastic wonderful perfect professional pleasant efficient""".split()
+)
 MULTI_MIN = 0.2
 """A phrase of two or more content words is preferred to a single word scoring up to 5x more."""
 
@@ -229,8 +237,8 @@ def phrase_labels(
             if not words_ & top:
                 continue
             fit = sum(weight.get(unigram.get(w, -1), 0.0) for w in words_) * math.sqrt(s_)
-            scored.append((fit, len(words_) >= 2, str(vocab[j])))
-        best_single = max((f for f, multi, _ in scored if not multi), default=0.0)
+            scored.append((fit, len(words_) >= 2 and s_ >= LABEL_MIN_COVER, str(vocab[j])))
+        best_single = max((f for f, _, k in scored if len(_content_set(k)) < 2), default=0.0)
         ranked[c] = sorted(
             (
                 (f + (1.0 if multi and f >= MULTI_MIN * best_single else 0.0), k)
@@ -252,12 +260,78 @@ def phrase_labels(
         if best is None:
             break
         _, c, key = best
-        if " " not in key:
-            key = _widen(key, per_theme.getrow(c), vocab, used) or key
-        chosen[c] = key
+        theme_texts = [texts[i] for i in idx[labels[idx] == c]]
+        row = per_theme.getrow(c)
+        if " " in key:
+            chosen[c] = _surface(key, theme_texts)
+        elif pair := _pair(key, ranked[c], row, vocab, sizes[c], used):
+            together = _commonest(row, vocab, (f"{key} {pair}", f"{pair} {key}"))
+            if together:  # the answers' own phrase for the two words ("helping patients")
+                chosen[c] = _surface(together, theme_texts)
+            else:
+                first, second = _noun_form(key, theme_texts), _noun_form(pair, theme_texts)
+                chosen[c] = f"{first[:1].upper()}{first[1:]} and {second}"
+            key = f"{key} {pair}"
+        else:
+            key = _widen(key, row, vocab, used) or key
+            chosen[c] = _surface(key, theme_texts)
         used.append(_content_set(key))
-    members_of = {c: idx[labels[idx] == c] for c in chosen}
-    return {c: _surface(key, [texts[i] for i in members_of[c]]) for c, key in chosen.items()}
+    return chosen
+
+
+def _pair(
+    word: str,
+    options: list[tuple[float, str]],
+    row: sp.csr_matrix,
+    vocab: np.ndarray,
+    size: int,
+    used: list[frozenset[str]],
+) -> str | None:
+    """A second word to name a broad theme with ("Help and listening"), or None.
+
+    A theme whose best phrase covers few of its answers is named by its two most distinctive
+    words, each used by at least ``LABEL_MIN_COVER`` of its answers, when both read as nouns
+    (no "-ly", "-ful" or common adjective: "Service and good" would read as a word list).
+    """
+    share = dict(zip((str(vocab[j]) for j in row.indices), row.data / max(1, size), strict=True))
+    if _adjective(word) or share.get(word, 0.0) < LABEL_MIN_COVER:
+        return None
+    for _, other in options:
+        if " " in other or other == word or share.get(other, 0.0) < LABEL_MIN_COVER:
+            continue
+        if not _adjective(other) and not _clashes(f"{word} {other}", used):
+            return other
+    return None
+
+
+def _commonest(row: sp.csr_matrix, vocab: np.ndarray, keys: Sequence[str]) -> str | None:
+    """The key among ``keys`` that most of the theme's answers use (at least two), or None."""
+    found = {str(vocab[j]): n for j, n in zip(row.indices, row.data, strict=True)}
+    best = max(keys, key=lambda k: (found.get(k, 0), k))
+    return best if found.get(best, 0) >= 2 else None
+
+
+def _adjective(stem_: str) -> bool:
+    return stem_ in _ADJECTIVES or stem_.endswith(("ly", "ful", "ous", "iv", "ive", "abl", "less"))
+
+
+def _noun_form(stem_: str, texts: Sequence[str]) -> str:
+    """The answers' commonest form of a word as a noun: "-ing" for a past tense ("listening"),
+    the plural when the answers use it too ("patients")."""
+    forms: Counter[str] = Counter()
+    for text in texts:
+        for word in _SURFACE_WORD.findall(text):
+            low = _lower(word)
+            if stem(low) == stem_:
+                forms[low] += 1
+    if not forms:
+        return stem_
+    common = min(forms, key=lambda w: (-forms[w], w))
+    gerund = sorted((w for w in forms if w.endswith("ing")), key=lambda w: (-forms[w], w))
+    if gerund and common.endswith("ed"):
+        return gerund[0]
+    plural = common + "s"
+    return plural if 4 * forms.get(plural, 0) >= forms[common] else common
 
 
 def _widen(word: str, row: sp.csr_matrix, vocab: np.ndarray, used: list) -> str | None:
