@@ -54,7 +54,8 @@ def discovery_quality(console: Console, *, show_labels: bool = True) -> None:
         results.append((name, len(idx), score_, len(numbered), largest))
         console.print(
             f"{name:42s} n={len(idx):5d}  NMI {score_:.3f}  themes {len(numbered):2d}  "
-            f"largest {largest:.0%}"
+            f"largest {largest:.0%}",
+            soft_wrap=True,
         )
         if show_labels:
             for theme in result.themes:
@@ -62,6 +63,7 @@ def discovery_quality(console: Console, *, show_labels: bool = True) -> None:
                     f"    {theme.theme_id:>10s} {theme.size:5d}  {theme.label}"
                     f"   [{', '.join(theme.keywords[:4])}]",
                     markup=False,
+                    soft_wrap=True,
                 )
     scores = [r[2] for r in results]
     ks = [r[3] for r in results]
