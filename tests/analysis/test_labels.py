@@ -170,3 +170,25 @@ def test_phrase_candidates_are_phrase_shaped(text: str, present: str, absent: st
     assert present in keys and absent not in keys
     for key in keys:
         assert len(key.split()) == len(set(key.split()))
+
+
+def test_a_broad_theme_is_named_by_its_two_top_words_not_a_rare_phrase() -> None:
+    """No phrase covers 2% of a broad theme's answers: its two commonest words name it."""
+    rare = [a + b + c for a in "bdfgk" for b in "aeiou" for c in "lmnrt"][:120]
+    broad = [f"Help with the {w}." for w in rare[:60]] + [
+        f"Patients, {w} and {v}." for w, v in zip(rare[60:90], rare[90:120], strict=True)
+    ]
+    broad += ["Patients ward visiting", "Patients ward visiting"]  # one rare two-word phrase
+    comments = make_comments(broad + TRAVEL)
+    labels = np.repeat([0, 1], [len(broad), len(TRAVEL)])
+    themes = build_themes(
+        comments,
+        labels,
+        ["broad", "travel"],
+        ["parents", "vcs"],
+        np.ones(len(comments)),
+        Tokeniser(),
+    )
+    label = next(t.label for t in themes if t.theme_id == "broad")
+    assert label == "Help and patients"
+    _assert_reads_as_phrase(label)
