@@ -273,7 +273,8 @@ def phrase_labels(
                 chosen[c] = f"{first[:1].upper()}{first[1:]} and {second}"
             key = f"{key} {pair}"
         else:
-            key = _widen(key, row, vocab, used) or key
+            rare = (k for _, k in ranked[c] if len(_content_set(k)) > 1 and not _clashes(k, used))
+            key = _widen(key, row, vocab, used) or next(rare, key)
             chosen[c] = _surface(key, theme_texts)
         used.append(_content_set(key))
     return chosen
@@ -331,7 +332,18 @@ def _noun_form(stem_: str, texts: Sequence[str]) -> str:
     if gerund and common.endswith("ed"):
         return gerund[0]
     plural = common + "s"
-    return plural if 4 * forms.get(plural, 0) >= forms[common] else common
+    form = plural if 4 * forms.get(plural, 0) >= forms[common] else common
+    capitals = Counter(
+        w
+        for text in texts
+        for clause in _clauses(text)
+        for w in clause[1:]
+        if _lower(w) == form and w[:1].isupper()
+    )
+    inside = sum(
+        1 for text in texts for clause in _clauses(text) for w in clause[1:] if _lower(w) == form
+    )
+    return capitals.most_common(1)[0][0] if capitals and 2 * capitals.total() > inside else form
 
 
 def _widen(word: str, row: sp.csr_matrix, vocab: np.ndarray, used: list) -> str | None:
