@@ -1,13 +1,18 @@
 """Turning a partition of responses into themes a person can read: label, keywords, quotes.
 
-Labels are the most typical *real* phrase of a theme, in the answers' own word order: a
-contiguous run of words that several of the theme's answers use (never across a sentence or
-clause break), such as "Waiting times for appointments" or "Friendly and helpful staff".
-Candidates come from scikit-learn's ``CountVectorizer`` with an n-gram analyser and are scored
-like c-TF-IDF: the share of the theme's answers that use the phrase, times how much more often
-they use it than the answers overall. A light grammar rule keeps labels phrase-shaped without a
-tagger: a phrase neither starts nor ends on a function word, a verb fragment ("get", "need",
-"think") or an intensifier, and never repeats a word. Labels are distinct across themes.
+Labels are the most typical *real* phrase of a theme, in the answers' own words and word order
+("Waiting time", "Friendly and helpful", "Can't fault the service"); nothing is generated and
+no model is downloaded. Candidates are the word runs of each clause (never across a sentence or
+clause break) that start and end on a content word, counted with scikit-learn's
+``CountVectorizer`` and keyed by their content words, so "staff were friendly" and "staff very
+friendly" count together while the label shows the commonest wording. A phrase scores, for a
+theme, the c-TF-IDF weights of its words (share of the theme's answers using the word times the
+log of how much likelier they are to use it than all answers) times the square root of the
+share of answers using the phrase itself. A light grammar rule keeps labels phrase-shaped
+without a tagger: a phrase neither starts nor ends on a function word, a verb fragment ("get",
+"need", "think") or an intensifier, keeps a negation that precedes it, and never repeats a word.
+A phrase of two or more content words is preferred; a broad theme that no phrase covers is
+named by its two top words ("Help and patients"). Labels are distinct across themes.
 """
 
 from __future__ import annotations
