@@ -36,8 +36,10 @@ def _discovery_runs(labels: list[str]) -> list[tuple[str, np.ndarray]]:
     return runs
 
 
-def discovery_quality(console: Console) -> None:
+def discovery_quality(console: Console, *, show_labels: bool = True) -> None:
+    """NMI, number of themes and largest share per held-out run; each run's labels printed."""
     from bot.analysis import SPECIAL_THEMES, Comment, discover_themes
+    from bot.analysis.discover import BROAD_SHARE
 
     texts, labels, groups = load_dev()
     results = []
@@ -52,8 +54,17 @@ def discovery_quality(console: Console) -> None:
         results.append((name, len(idx), score_, len(numbered), largest))
         console.print(
             f"{name:42s} n={len(idx):5d}  NMI {score_:.3f}  themes {len(numbered):2d}  "
-            f"largest {largest:.0%}"
+            f"largest {largest:.0%}",
+            soft_wrap=True,
         )
+        if show_labels:
+            for theme in result.themes:
+                console.print(
+                    f"    {theme.theme_id:>10s} {theme.size:5d}  {theme.label}"
+                    f"   [{', '.join(theme.keywords[:4])}]",
+                    markup=False,
+                    soft_wrap=True,
+                )
     scores = [r[2] for r in results]
     ks = [r[3] for r in results]
     shares = [r[4] for r in results]
@@ -69,6 +80,12 @@ def discovery_quality(console: Console) -> None:
         f"{max(shares):.0%} (worst)",
     )
     console.print(table)
+    broad = [f"{r[0]} ({r[4]:.0%})" for r in results if r[4] > BROAD_SHARE]
+    console.print(
+        f"Runs whose largest theme holds more than {BROAD_SHARE:.0%} of the grouped answers: "
+        + ("; ".join(broad) if broad else "none"),
+        markup=False,
+    )
 
 
 def codebook_quality(console: Console) -> None:
