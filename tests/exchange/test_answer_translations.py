@@ -164,6 +164,19 @@ def test_a_translations_workbook_from_the_xlsx_export_is_read_too(rehearsed: str
         "Local groups know families well."
     ]
 
+    # A translation is the author's data: subject access shows it, erasure removes it.
+    who = exported[0]["participant"]
+    page = tmp_path / "sar.html"
+    held = cli("subject-access", who, "--out", str(page), db=rehearsed)
+    assert held.returncode == 0, held.stderr
+    answers = json.loads((tmp_path / "sar.json").read_text(encoding="utf-8"))["tables"]["responses"]
+    assert [a["translation"] for a in answers if a["translation"]] == [
+        "Local groups know families well."
+    ]
+    gone = cli("forget", who, "--yes", db=rehearsed)
+    assert gone.returncode == 0, gone.stderr
+    assert export_rows(rehearsed) == []
+
 
 def test_a_bad_row_refuses_the_whole_file_in_one_sentence(rehearsed: str, tmp_path: Path):
     rows = export_rows(rehearsed)
