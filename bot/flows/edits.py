@@ -6,9 +6,10 @@ Pure, like the engine: the dispatcher looks up what the edited message was store
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.config import Settings
+from bot.config import Settings, Step
 from bot.events import Outbound
 from bot.flows import messages as say
 from bot.flows.answers import InvalidAnswer, parse_answer
@@ -29,7 +30,15 @@ class EditCheck:
 
 
 def check_edit(
-    settings: Settings, flow_id: str, step_id: str, kind: str, text: str, previous: str
+    settings: Settings,
+    flow_id: str,
+    step_id: str,
+    kind: str,
+    text: str,
+    previous: str,
+    *,
+    lang: str | None = None,
+    gettext: Callable[[str], str] = str,
 ) -> EditCheck:
     """Decide what an edit of a stored answer becomes.
 
@@ -38,6 +47,8 @@ def check_edit(
         flow_id, step_id, kind: what the edited message was stored as.
         text: the edited text, as sent.
         previous: the answer stored now, kept when the edit is refused.
+        lang, gettext: the language the question was asked in, and its catalog's ``gettext``
+            (the caller reads the catalog, so this stays free of I/O): the hint is said in it.
 
     Returns:
         The normalised answer (a scale's number, a choice's option) when the edit fits the
@@ -57,5 +68,17 @@ def check_edit(
     try:
         return EditCheck(parse_answer(step, text))
     except InvalidAnswer as exc:
-        hint = say.EDIT_REFUSED.format(hint=str(exc), ask=step.ask, previous=previous)
-        return EditCheck(None, (Outbound(hint),))
+        hint = gettext(say.EDIT_REFUSED).format(
+            hint=exc.text(gettext),
+            ask=step.ask.get(lang),
+            previous=_shown(step, previous, lang, gettext),
+        )
+        return EditCheck(None, (Outbound(hint, lang=lang),))
+
+
+def _shown(step: Step, answer: str, lang: str | None, gettext: Callable[[str], str]) -> str:
+    """A stored answer as the person saw it: options in their language, their yes/no word."""
+    if step.type == "yesno" and answer in ("yes", "no"):
+        return gettext(say.YES if answer == "yes" else say.NO)
+    by_value = {str(option): option.get(lang) for option in step.options}
+    return "; ".join(by_value.get(part, part) for part in answer.split("; "))
