@@ -21,11 +21,15 @@ def language_columns(settings: Settings, rows: Sequence[ResponseRow]) -> ExtraCo
     and ``translation`` when an organiser has imported translations of answers.
 
     A campaign that names no languages (and whose answers carry none other than English) keeps
-    exactly the ten contract columns; ``answer`` is always the answer as written.
+    exactly the ten contract columns (and ``translation`` once translations are imported);
+    ``answer`` is always the answer as written.
     """
     default = settings.default_language
     speaks = len(settings.languages) > 1 or any(r.language not in (None, default) for r in rows)
+    translated = any(r.translation for r in rows)
     if not speaks:
+        if translated:  # an English campaign whose organiser imported translations of answers
+            return ExtraColumns((TRANSLATION_COLUMN,), lambda row: (row.translation or "",))
         return None
     from bot.analysis.language_detect import detect
 
@@ -43,8 +47,6 @@ def language_columns(settings: Settings, rows: Sequence[ResponseRow]) -> ExtraCo
         if row.channel == "import":
             return ""  # nobody asked: the organiser typed it in
         return row.language or default
-
-    translated = any(r.translation for r in rows)
 
     def values(row: ResponseRow) -> tuple[str, ...]:
         found = (language(row), detected.get(row.response_id) or "")

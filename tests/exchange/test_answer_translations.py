@@ -238,3 +238,24 @@ def test_imported_paper_forms_in_polish_are_translated_beside_them(sqlite_url: s
     assert exported[0]["translation"] == "We need more sessions for toddlers at weekends."
     audit = cli("audit", db=sqlite_url)
     assert audit.stdout.count("import-trans") == 2  # both imports are on the audit log
+
+
+def test_an_english_only_campaign_shows_the_translation_column_only_once_there_is_one(
+    sqlite_url: str, tmp_path: Path
+):
+    from tests.cli.test_cli import cli as english_cli
+
+    forms = tmp_path / "forms.csv"
+    forms.write_text("text,group\nKawiarenka dla rodziców bardzo pomaga.,parents\n", "utf-8")
+    assert english_cli("import", str(forms), db=sqlite_url).returncode == 0
+    plain = english_cli("export", db=sqlite_url)
+    assert list(next(csv.DictReader(io.StringIO(plain.stdout)))) == list(CONTRACT_COLUMNS)
+    [row] = list(csv.DictReader(io.StringIO(plain.stdout)))
+    sheet = tmp_path / "english.csv"
+    sheet.write_text(f"response_id,english\n{row['response_id']},The parents' café helps.\n")
+    done = english_cli("import", str(sheet), "--translation-of", db=sqlite_url)
+    assert done.returncode == 0, done.stderr
+    [after] = list(csv.DictReader(io.StringIO(english_cli("export", db=sqlite_url).stdout)))
+    assert list(after) == [*CONTRACT_COLUMNS, "translation"]
+    assert after["answer"] == "Kawiarenka dla rodziców bardzo pomaga."
+    assert after["translation"] == "The parents' café helps."
