@@ -128,6 +128,9 @@ DONE_BUTTON = N_("Done ✓")
 YES_NO_HINT = N_("(yes / no)")
 REPLY_WITH_ONE_OF = N_("(reply with one of: {values})")
 TYPE_NUMBERS = N_("(type the numbers of all that apply, e.g. 1,3)")
+ALREADY_ANSWERED = N_("You've already answered this one.")
+MOVED_ON = N_("That question has moved on; please use the latest message.")
+PICK_FIRST = N_("Tick at least one option, then press Done.")
 
 # The command menu (Telegram's setMyCommands) and Slack's `/listening` help.
 COMMAND_START = N_("Join (or rejoin) the listening exercise")

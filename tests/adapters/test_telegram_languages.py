@@ -206,6 +206,13 @@ async def test_the_bots_own_words_on_telegram_are_in_the_parents_language(h: Har
     await tg.wait_for(lambda: parent.keyboard().text == "Kiedy?")
     keyboard = parent.keyboard()
     assert keyboard.reply_markup["inline_keyboard"][-1][0]["text"] == "Gotowe ✓"
+    tg.press(parent.id, keyboard, "d")  # nothing ticked yet: told so, in Polish
+
+    def toasts() -> list[str]:
+        return [t for c in tg.calls_to("answerCallbackQuery") if (t := c.params.get("text"))]
+
+    await tg.wait_for(lambda: bool(toasts()))
+    assert toasts() == ["Zaznacz co najmniej jedną opcję, a potem naciśnij Gotowe."]
     tg.press(parent.id, keyboard, "t:1")
     await tg.wait_for(
         lambda: keyboard.reply_markup["inline_keyboard"][1][0]["text"] == "☑ Co miesiąc"

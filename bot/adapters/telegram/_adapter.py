@@ -62,6 +62,7 @@ from bot.errors import AdapterError, BotError, ConfigError
 from bot.events import Address, DeliveryOutcome, Inbound, Outbound
 from bot.flows import messages as say
 from bot.flows.catalogs import said
+from bot.localized import platform_language
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +108,11 @@ def command_menus(
     return menus
 
 
-ALREADY_ANSWERED = "You've already answered this one."
-MOVED_ON = "That question has moved on; please use the latest message."
-PICK_FIRST = "Tick at least one option, then press Done."
+# What a button press is told (a toast), in the language of the person's Telegram app when
+# the campaign speaks it: English msgids, translated in bot/locale.
+ALREADY_ANSWERED = say.ALREADY_ANSWERED
+MOVED_ON = say.MOVED_ON
+PICK_FIRST = say.PICK_FIRST
 SORRY = "Sorry, something went wrong with that message on our side. Please send it again."
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _POISON_TRIES = 5
@@ -782,15 +785,17 @@ class TelegramAdapter:
         markup = message.reply_markup if isinstance(message, Message) else None
         data = query.data if isinstance(query.data, str) else None
         press = decode(data)
+        lang = platform_language(query.from_user.language_code, self.languages)
         if press.action == "unknown" or press.action == "noop" or key in self._consumed:
-            self._answer(query.id, ALREADY_ANSWERED if press.action != "unknown" else None)
+            toast = said(ALREADY_ANSWERED, lang) if press.action != "unknown" else None
+            self._answer(query.id, toast)
             return
         # Message ids grow within a chat, so a press on a message older than the latest
         # question is stale. (A press may come in before we read our own send's reply, so a
         # newer message than the one we know about is fine.) After a restart nothing is known
         # and the press is taken.
         if message.message_id < self._live.get(chat, 0):
-            self._answer(query.id, MOVED_ON)
+            self._answer(query.id, said(MOVED_ON, lang))
             self._edit_markup(chat, message.message_id, None)
             return
         if press.action == "toggle":
@@ -804,7 +809,7 @@ class TelegramAdapter:
         if press.action == "done":
             labels, selected = self._selections.get(key) or read_multi(markup)
             if not selected:
-                self._answer(query.id, PICK_FIRST)
+                self._answer(query.id, said(PICK_FIRST, lang))
                 return
             text = ",".join(str(i + 1) for i in sorted(selected))
             shown = [labels[i] if i < len(labels) else str(i + 1) for i in sorted(selected)]
