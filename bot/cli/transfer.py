@@ -232,7 +232,9 @@ def _import_translations(
     async def store(session: Any) -> tuple[int, int]:
         from bot.privacy import audit
 
-        stored = await store_translations(session, plan, campaign_id=campaign_id, now=now)
+        stored = await store_translations(
+            session, plan, campaign_id=campaign_id, now=now, rehearsal_included=view == "all"
+        )
         await audit.record(
             session, "import-translation", campaign_id=campaign_id, at=now, rows=stored[0]
         )

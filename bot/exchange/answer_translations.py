@@ -179,12 +179,21 @@ def _refuse(problems: list[str]) -> None:
 
 
 async def store_translations(
-    session: AsyncSession, plan: TranslationPlan, *, campaign_id: str, now: datetime
+    session: AsyncSession,
+    plan: TranslationPlan,
+    *,
+    campaign_id: str,
+    now: datetime,
+    rehearsal_included: bool = False,
 ) -> tuple[int, int]:
     """Check every row against the stored answers, then store all translations or none.
 
     Returns:
         (translations stored, of which replaced an earlier translation).
+
+    Args:
+        rehearsal_included: the session sees console rehearsals' answers too; when it does not,
+            a refusal says how to reach them.
 
     Raises:
         ImportRefused: a row names no answer of the campaign, or an answer that is not free text.
@@ -198,7 +207,12 @@ async def store_translations(
         found = targets.get(ident)
         row = plan.rows[ident]
         if found is None:
-            problems.append(f"row {row} names {ident}, which is no answer of {campaign_id}")
+            rehearsal = (
+                "" if rehearsal_included else " (rehearsal answers need --include-rehearsal)"
+            )
+            problems.append(
+                f"row {row} names {ident}, which is no answer of {campaign_id}{rehearsal}"
+            )
         elif found[0] not in FREE_TEXT_KINDS:
             problems.append(
                 f"row {row} names {ident}, a {found[0]} answer: only free-text answers are "

@@ -184,6 +184,7 @@ def test_a_bad_row_refuses_the_whole_file_in_one_sentence(rehearsed: str, tmp_pa
     good = (rows[2]["response_id"], "Local groups know families well.")
     cases = [
         ([("R-0123456789abcdef", "Hello")], "row 2 names R-0123456789abcdef, which is no answer"),
+        ([("r-0123456789ABCDEF", "Hello")], "names R-0123456789abcdef"),  # as typed, normalised
         ([(scale, "Four")], f"row 2 names {scale}, a scale answer"),  # a closed question
         ([(polish, "One"), (polish, "Two")], f"row 3 translates {polish} again, differently"),
         ([("", "Local groups")], "row 2 has a translation but no response_id"),
@@ -210,6 +211,10 @@ def test_a_file_without_the_columns_names_them(rehearsed: str, tmp_path: Path):
     path.write_text("answer,translation\nDzień dobry,Good morning\n", encoding="utf-8")
     done = cli("import", str(path), "--translation-of", db=rehearsed)
     assert done.returncode == 1 and "has no 'response_id' column" in done.stderr
+    rehearsed_id = export_rows(rehearsed)[1]["response_id"]
+    path.write_text(f"response_id,translation\n{rehearsed_id},Hello\n", encoding="utf-8")
+    done = cli("import", str(path), "--translation-of", db=rehearsed)  # without the option
+    assert done.returncode == 1 and "rehearsal answers need --include-rehearsal" in done.stderr
 
 
 def test_imported_paper_forms_in_polish_are_translated_beside_them(sqlite_url: str, tmp_path: Path):
@@ -259,3 +264,9 @@ def test_an_english_only_campaign_shows_the_translation_column_only_once_there_i
     assert list(after) == [*CONTRACT_COLUMNS, "translation"]
     assert after["answer"] == "Kawiarenka dla rodziców bardzo pomaga."
     assert after["translation"] == "The parents' café helps."
+
+    # Translations are answers too: --redact masks them as it masks the answer.
+    sheet.write_text(f"response_id,english\n{row['response_id']},Call me on 07700 900123.\n")
+    assert english_cli("import", str(sheet), "--translation-of", db=sqlite_url).returncode == 0
+    [masked] = csv.DictReader(io.StringIO(english_cli("export", "--redact", db=sqlite_url).stdout))
+    assert masked["translation"].startswith("Call me on ") and "900123" not in masked["translation"]
