@@ -33,7 +33,7 @@ from bot.flows.engine import (
     UserInput,
     parse_command,
 )
-from bot.flows.questions import clip, question_text
+from bot.flows.questions import answer_text, clip, question_text
 from bot.flows.state import ConversationState
 from bot.localized import native_name
 from storage.consent import AGREED, WITHDRAWN, ConsentRepo
@@ -576,7 +576,8 @@ class Dispatcher:
         lines.append(tr(say.MYDATA_ANSWERS).format(count=len(rows)))
         for row in rows[-MYDATA_SHOWN:]:
             question = clip(question_text(self.settings, row.flow, row.step, lang, tr), 120)
-            lines.append(f"  – “{question}”: {clip(row.answer, 200)}")
+            answer = answer_text(self.settings, row.flow, row.step, row.answer, lang, tr)
+            lines.append(f"  – “{question}”: {clip(answer, 200)}")
         if len(rows) > MYDATA_SHOWN:
             lines.append("  " + tr(say.MYDATA_SHOWING).format(count=MYDATA_SHOWN))
         lines.append(tr(say.MYDATA_DELETE))

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.config import Settings, Step
+from bot.config import Settings
 from bot.events import Outbound
 from bot.flows import messages as say
 from bot.flows.answers import InvalidAnswer, parse_answer
 from bot.flows.intents import is_blank
+from bot.flows.questions import shown_answer
 
 STRUCTURED_KINDS = frozenset({"text", "choice", "multi", "scale", "yesno"})
 """Kinds stored for a structured step (the step's type); they are checked against that step."""
@@ -71,14 +72,6 @@ def check_edit(
         hint = gettext(say.EDIT_REFUSED).format(
             hint=exc.text(gettext),
             ask=step.ask.get(lang),
-            previous=_shown(step, previous, lang, gettext),
+            previous=shown_answer(step, previous, lang, gettext),
         )
         return EditCheck(None, (Outbound(hint, lang=lang),))
-
-
-def _shown(step: Step, answer: str, lang: str | None, gettext: Callable[[str], str]) -> str:
-    """A stored answer as the person saw it: options in their language, their yes/no word."""
-    if step.type == "yesno" and answer in ("yes", "no"):
-        return gettext(say.YES if answer == "yes" else say.NO)
-    by_value = {str(option): option.get(lang) for option in step.options}
-    return "; ".join(by_value.get(part, part) for part in answer.split("; "))

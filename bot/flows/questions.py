@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.config import Settings
-from bot.flows.messages import ANYTHING_ELSE, UNPROMPTED
+from bot.config import Settings, Step
+from bot.flows.messages import ANYTHING_ELSE, NO, UNPROMPTED, YES
 
-__all__ = ["ANYTHING_ELSE", "UNPROMPTED", "clip", "question_text"]
+__all__ = ["ANYTHING_ELSE", "UNPROMPTED", "answer_text", "clip", "question_text", "shown_answer"]
 
 
 def question_text(
@@ -42,6 +42,36 @@ def question_text(
         if step.id == step_id:
             return " ".join(step.ask.get(lang).split())
     return f"{flow_id}/{step_id}"
+
+
+def shown_answer(
+    step: Step, answer: str, lang: str | None, gettext: Callable[[str], str] = str
+) -> str:
+    """A stored answer as the person saw it: options in their language, their yes/no word.
+
+    Options are stored in the default language (so every language counts together); a person
+    who answered in Polish is shown "Co miesiąc", not "Monthly".
+    """
+    if step.type == "yesno" and answer in ("yes", "no"):
+        return gettext(YES if answer == "yes" else NO)
+    if not step.options:
+        return answer
+    by_value = {str(option): option.get(lang) for option in step.options}
+    return "; ".join(by_value.get(part, part) for part in answer.split("; "))
+
+
+def answer_text(
+    settings: Settings,
+    flow_id: str,
+    step_id: str,
+    answer: str,
+    lang: str | None = None,
+    gettext: Callable[[str], str] = str,
+) -> str:
+    """:func:`shown_answer` for a stored row (free text and unknown steps as stored)."""
+    flow = settings.flow_by_id.get(flow_id)
+    step = next((s for s in flow.steps if s.id == step_id), None) if flow else None
+    return answer if step is None else shown_answer(step, answer, lang, gettext)
 
 
 def clip(text: str, limit: int) -> str:

@@ -107,6 +107,11 @@ async def test_a_polish_parent_answers_the_whole_campaign_in_polish(h: Harness) 
     await parent.say("3–4 lata", "żłobka lub przedszkola")  # typed, the Polish option text
     await parent.say("nie", "ułatwiłoby")  # yes/no typed in Polish
     await parent.say("Godziny otwarcia po pracy.", "Dziękujemy, to wszystko")
+    # /mydata gives each answer as the parent saw it: options and yes/no in Polish
+    summary = (await parent.say("/mydata", "Oto, co o Tobie przechowujemy"))[-1]
+    assert "“Jak często?”: Co miesiąc" in summary and "Monthly" not in summary
+    assert "“Ile lat ma Twoje najmłodsze dziecko?”: 3–4 lata" in summary
+    assert "“Czy Twoje dziecko chodzi do żłobka lub przedszkola?”: Nie" in summary
     await parent.say("/stop", "Nie bierzesz już udziału")
 
     # An English-speaking parent answers the pulse too.
