@@ -148,3 +148,4 @@ SLACK_HELP = N_(
     "`/listening delete` – erase everything you have told us"
 )
 SLACK_HELP_LANGUAGE = N_("`/listening language` – change the language I write in")
+REPLIED_IN_DM = N_("I've replied in our direct messages.")

@@ -141,3 +141,6 @@ async def test_listening_help_and_mydata_are_in_the_persons_language(harness: Ha
     assert summary.startswith("Oto, co o Tobie przechowujemy:")
     assert "• Jak się z Tobą kontaktujemy: identyfikator Twojego konta slack" in summary
     assert "• Liczba odpowiedzi: 1." in summary and "Wyślij /delete" in summary
+    # asked from a channel, the answer goes to the DM and the channel is told so, in Polish
+    status, body = await harness.form(slash_command(USER, "C0GENERAL", "mydata"))
+    assert status == 200 and body == "Odpowiedziałem w wiadomościach prywatnych."

@@ -62,18 +62,23 @@ HELP = say.SLACK_HELP
 """``/listening`` help (English); :func:`help_text` says it in the person's language."""
 
 
+def client_language(languages: Sequence[str], locale: str | None) -> str | None:
+    """The campaign's language the person's Slack client is set to, else the default."""
+    return platform_language(locale, tuple(languages)) or (languages[0] if languages else None)
+
+
 def help_text(languages: Sequence[str], locale: str | None) -> str:
     """``/listening`` help in the language of the person's Slack client when the campaign
     speaks it (else the campaign's default), with ``/listening language`` when there is a
     choice."""
-    lang = platform_language(locale, tuple(languages)) or (languages[0] if languages else None)
+    lang = client_language(languages, locale)
     text = said(say.SLACK_HELP, lang)
     if len(languages) > 1:
         text += "\n" + said(say.SLACK_HELP_LANGUAGE, lang)
     return text
 
 
-REPLIED_IN_DM = "I've replied in our direct messages."
+REPLIED_IN_DM = say.REPLIED_IN_DM
 _IGNORED_SUBTYPES = {
     "bot_message",
     "channel_join",
@@ -658,7 +663,10 @@ class SlackAdapter:
         )
         replies = await self._sink(inbound)
         self._spawn(self._send_replies(address, replies, inbound.platform_msg_id))
-        return None if in_dm else REPLIED_IN_DM
+        if in_dm:
+            return None
+        locale = (await self._user_profile(user)).locale
+        return said(REPLIED_IN_DM, client_language(self.languages, locale))
 
 
 def format_status(report: StatusReport) -> str:
