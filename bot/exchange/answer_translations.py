@@ -65,7 +65,7 @@ def normalise_id(value: str) -> str:
 
 
 def _cells(path: Path, data: bytes) -> tuple[list[str], list[tuple[int, list[str]]], str]:
-    """Header, data rows with their spreadsheet numbers, and how cells were separated."""
+    """Header, data rows with their spreadsheet numbers, and where they were read from."""
     if data.startswith(b"PK\x03\x04"):
         return _xlsx_cells(path, data)
     text, _ = decode(data, path)
