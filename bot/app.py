@@ -86,6 +86,7 @@ class BotApp:
                 on_delivery=outbox_delivery,
                 ledger=self.dispatcher,
                 quarantine=QuarantineStore(self.sessionmaker, self.clock),
+                languages=self.settings.languages,
                 # Exactly one process polls; in webhook mode any process takes any update.
                 leader=(
                     lease_for(self.settings.database_url, f"telegram-polling:{bot_id}")
@@ -104,6 +105,7 @@ class BotApp:
                 channel_prompts=prompts,
                 on_delivery=outbox_delivery,
                 ledger=self.dispatcher,
+                languages=self.settings.languages,
             )
         return adapters
 

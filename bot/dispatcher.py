@@ -16,6 +16,8 @@ from bot.batching import GroupCommitter
 from bot.clock import Clock
 from bot.config import Settings
 from bot.events import Address, Choice, Inbound, Outbound, PendingReplies
+from bot.flows import messages as say
+from bot.flows.catalogs import catalog
 from bot.flows.edits import check_edit
 from bot.flows.engine import (
     Engine,
@@ -31,8 +33,9 @@ from bot.flows.engine import (
     UserInput,
     parse_command,
 )
-from bot.flows.questions import clip, question_text
+from bot.flows.questions import answer_text, clip, question_text
 from bot.flows.state import ConversationState
+from bot.localized import native_name
 from storage.consent import AGREED, WITHDRAWN, ConsentRepo
 from storage.records import NewResponse, ParticipantRef
 from storage.repositories import (
@@ -60,7 +63,9 @@ def outbound_to_json(message: Outbound) -> dict[str, Any]:
 
 def outbound_from_json(data: dict[str, Any]) -> Outbound:
     choices = tuple(Choice(**c) for c in data.get("choices", ()))
-    return Outbound(data["text"], choices, data.get("multi", False), data.get("prompt_ref"))
+    return Outbound(
+        data["text"], choices, data.get("multi", False), data.get("prompt_ref"), data.get("lang")
+    )
 
 
 class Dispatcher:
@@ -495,7 +500,9 @@ class Dispatcher:
                     finished=effect.completed,
                 )
             elif isinstance(effect, ShowData):
-                t.replies.append(Outbound(await self._describe(session, participant)))
+                t.replies.append(
+                    Outbound(await self._describe(session, participant, t.lang), lang=t.lang)
+                )
         responses = ResponseRepo(session)
         group = t.state.group_id or ""
         for index, record in enumerate(t.records):
@@ -535,42 +542,45 @@ class Dispatcher:
             language=language,
         )
 
-    async def _describe(self, session: AsyncSession, participant: ParticipantRef) -> str:
-        """The /mydata answer: everything we hold, in plain words, and the person's reference.
+    async def _describe(
+        self, session: AsyncSession, participant: ParticipantRef, lang: str | None = None
+    ) -> str:
+        """The /mydata answer: everything we hold, in plain words in the person's language, and
+        the person's reference.
 
         The reference is the pseudonym that exports carry and that ``forget`` and
         ``subject-access`` accept, so a person can quote it in an emailed request.
         """
+        tr = catalog(lang or self.settings.default_language).gettext
         participants = ParticipantRepo(session)
         enrolments = await EnrolmentRepo(session).for_participant(participant.id)
         rows = await ResponseRepo(session).rows(participant_id=participant.id)
         addresses = await participants.addresses(participant.id)
-        lines = ["Here is what we hold about you:"]
+        lines = [tr(say.MYDATA_HEAD)]
         if participant.pseudonym:
-            lines.append(
-                f"• Your reference: {participant.pseudonym}. Quote it if you ask the organiser "
-                "for a copy of your data or for it to be erased."
-            )
-        lines.append(
-            "• How we reach you: your "
-            + ", ".join(a.platform for a in addresses)
-            + " account id (never shown in reports)."
-        )
+            lines.append(tr(say.MYDATA_REFERENCE).format(reference=participant.pseudonym))
+        platforms = ", ".join(a.platform for a in addresses)
+        lines.append(tr(say.MYDATA_REACH).format(platforms=platforms))
+        if len(self.settings.languages) > 1 and lang:
+            lines.append(tr(say.MYDATA_LANGUAGE).format(language=native_name(lang)))
         for enrolment in enrolments:
             group = self.settings.group_by_id.get(enrolment.group_id)
             campaign = self.settings.campaign_by_id.get(enrolment.campaign_id)
-            status = " (stopped)" if enrolment.opted_out_at else ""
+            line = say.MYDATA_STOPPED if enrolment.opted_out_at else say.MYDATA_TAKING_PART
             lines.append(
-                f"• Taking part in “{campaign.title if campaign else enrolment.campaign_id}” as "
-                f"{group.label if group else enrolment.group_id}{status}."
+                tr(line).format(
+                    title=campaign.title.get(lang) if campaign else enrolment.campaign_id,
+                    group=group.label.get(lang) if group else enrolment.group_id,
+                )
             )
-        lines.append(f"• {len(rows)} answer(s).")
+        lines.append(tr(say.MYDATA_ANSWERS).format(count=len(rows)))
         for row in rows[-MYDATA_SHOWN:]:
-            question = clip(question_text(self.settings, row.flow, row.step), 120)
-            lines.append(f"  – “{question}”: {clip(row.answer, 200)}")
+            question = clip(question_text(self.settings, row.flow, row.step, lang, tr), 120)
+            answer = answer_text(self.settings, row.flow, row.step, row.answer, lang, tr)
+            lines.append(f"  – “{question}”: {clip(answer, 200)}")
         if len(rows) > MYDATA_SHOWN:
-            lines.append(f"  (showing the latest {MYDATA_SHOWN})")
-        lines.append("Send /delete to erase all of it.")
+            lines.append("  " + tr(say.MYDATA_SHOWING).format(count=MYDATA_SHOWN))
+        lines.append(tr(say.MYDATA_DELETE))
         return "\n".join(lines)
 
     async def _edit_or_delete(self, inbound: Inbound) -> list[Outbound]:
@@ -618,8 +628,16 @@ class Dispatcher:
             return []
         if await self._has_stopped(session, inbound):
             return []  # after /stop nothing a person sends changes what is stored
+        lang = current.language or self.settings.default_language  # as it was asked
         verdict = check_edit(
-            self.settings, current.flow, current.step, current.kind, inbound.text, current.answer
+            self.settings,
+            current.flow,
+            current.step,
+            current.kind,
+            inbound.text,
+            current.answer,
+            lang=lang,
+            gettext=catalog(lang).gettext,
         )
         if verdict.answer is None:
             return list(verdict.replies)

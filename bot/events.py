@@ -67,6 +67,8 @@ class Outbound:
     choices: tuple[Choice, ...] = ()
     multi: bool = False
     prompt_ref: str | None = None
+    lang: str | None = None
+    """The language the text is in, for words an adapter adds (None: the default, English)."""
 
 
 # "uncertain": the platform may have accepted it (the call timed out after sending) and it was

@@ -175,6 +175,10 @@ class Response(Base):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The language the question was asked in (None: stored before languages, or imported).
     language: Mapped[str | None] = mapped_column(String(16))
+    # An organiser's English translation of a free-text answer (`import --translation-of`),
+    # kept beside the answer, never in its place: theme analysis reads it, exports show both.
+    translation: Mapped[str | None] = mapped_column(Text)
+    translated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The `import` that loaded this answer (migration im_import_batches); None for chat answers.
     import_batch_id: Mapped[str | None] = mapped_column(String(32), index=True)
 

@@ -66,6 +66,8 @@ class ResponseRow:
     answered_at: datetime
     original_answer: str | None = None
     language: str | None = None
+    translation: str | None = None
+    """An organiser's English translation of the answer (``import --translation-of``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -449,7 +449,41 @@ class ResponseRepo:
         if row.original_answer is None:
             row.original_answer = row.answer
         row.answer, row.edited_at = answer, now
+        # A translation of the words the author has just replaced would mislead the analysis.
+        row.translation, row.translated_at = None, None
         return True
+
+    async def translate(self, translations: dict[str, str], now: datetime) -> int:
+        """Store English translations beside answers, by response id; the answers stay as sent.
+
+        A later import for the same answer replaces its translation (never the answer).
+        """
+        for response_id, text in translations.items():
+            await self.session.execute(
+                update(Response)
+                .where(Response.response_uid == response_id)
+                .values(translation=text, translated_at=now)
+            )
+        return len(translations)
+
+    async def translation_targets(
+        self, campaign_id: str, response_ids: Sequence[str]
+    ) -> dict[str, tuple[str, str, str | None]]:
+        """Per response id of the campaign: its kind, its channel and its current translation."""
+        found: dict[str, tuple[str, str, str | None]] = {}
+        ids = list(dict.fromkeys(response_ids))
+        for start in range(0, len(ids), 500):  # keep IN (...) within every database's limits
+            rows = await self.session.execute(
+                select(
+                    Response.response_uid, Response.kind, Response.channel, Response.translation
+                ).where(
+                    Response.campaign_id == campaign_id,
+                    Response.response_uid.in_(ids[start : start + 500]),
+                )
+            )
+            for uid, kind, channel, translation in rows.all():
+                found[uid] = (kind, channel, translation)
+        return found
 
     async def find_by_source(self, channel: str, source_msg_id: str) -> ResponseRow | None:
         """The answer a platform message was stored as (to check an edit of it)."""
@@ -519,6 +553,7 @@ def _response_row(r: Response, pseudonym: str | None) -> ResponseRow:
         r.answered_at,
         r.original_answer,
         r.language,
+        r.translation,
     )
 
 

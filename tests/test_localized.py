@@ -73,6 +73,7 @@ def test_untranslated_texts_are_listed_per_language(tmp_path):
     assert missing == {
         "pl": ["flows[4].steps[0].options[1]"],
         "ar": ["flows[0].steps[0].ask", "flows[4].steps[0].options[1]"],
+        "ur": ["flows[4].steps[0].options[1]"],
     }
     assert language_problem(settings, "pl") == (
         "The campaign cannot start in pl: flows[4].steps[0].options[1] has no pl translation "
@@ -96,7 +97,7 @@ def test_check_lists_and_run_refuses_an_incomplete_language(tmp_path):
     assert wrong.returncode == 1 and "'de' is not one of this config's languages" in wrong.stderr
 
 
-def test_console_rehearsal_in_polish_through_real_stdin(tmp_path):
+def _rehearse(tmp_path, lang: str, stdin: str) -> str:
     result = subprocess.run(
         [
             sys.executable,
@@ -105,11 +106,11 @@ def test_console_rehearsal_in_polish_through_real_stdin(tmp_path):
             "run",
             "--console",
             "--lang",
-            "pl",
+            lang,
             "--config",
             str(MULTILINGUAL),
         ],
-        input="/start\ntak\n1\n5\n",
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
@@ -118,8 +119,26 @@ def test_console_rehearsal_in_polish_through_real_stdin(tmp_path):
         encoding="utf-8",
     )
     assert result.returncode == 0, result.stderr
-    assert "W jakim języku" not in result.stdout  # never asked
-    assert "Czy zgadzasz się" in result.stdout and "Bierzesz udział jako" in result.stdout
+    return result.stdout
+
+
+def test_console_rehearsal_in_polish_through_real_stdin(tmp_path):
+    stdout = _rehearse(tmp_path, "pl", "/start\ntak\n1\n5\n/mydata\n")
+    assert "W jakim języku" not in stdout  # never asked
+    assert "Czy zgadzasz się" in stdout and "Bierzesz udział jako" in stdout
+    assert "  (tak / nie)" in stdout and "(yes / no)" not in stdout  # the console's own hint
+    assert "Oto, co o Tobie przechowujemy:" in stdout and "• Liczba odpowiedzi: 1." in stdout
+    assert "Here is what we hold" not in stdout
+
+
+def test_console_rehearsal_in_urdu_a_right_to_left_draft(tmp_path):
+    stdout = _rehearse(tmp_path, "ur", "/start\nہاں\n1\n4\n/mydata\n")
+    assert "کیا آپ حصہ لینے پر رضامند ہیں؟" in stdout  # the consent, in Urdu
+    assert "  (ہاں / نہیں)" in stdout  # typed "ہاں" is a yes
+    assert "1. والدین اور نگہداشت کرنے والے" in stdout
+    assert "بچوں کے مراکز اور رضاکار گروپوں کے مل کر کام کرنے" in stdout
+    assert "ہم آپ کے بارے میں یہ رکھتے ہیں:" in stdout and "• جوابات کی تعداد: 1۔" in stdout
+    assert "• جس زبان میں میں آپ کو لکھتا ہوں: اردو۔" in stdout
 
 
 def test_the_example_without_languages_is_english_only():
@@ -142,7 +161,7 @@ def _msgids() -> set[str]:
     }
 
 
-@pytest.mark.parametrize("lang", ["pl", "ar"])
+@pytest.mark.parametrize("lang", ["pl", "ar", "ur"])
 def test_every_bot_message_has_a_draft_translation_keeping_its_placeholders(lang):
     po = LOCALE_DIR / lang / "LC_MESSAGES" / "listening_bot.po"
     entries = {m.id: m.string for m in read_po(po.open("rb")) if m.id}

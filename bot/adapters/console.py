@@ -10,20 +10,24 @@ from typing import IO
 from bot.adapters.base import InboundSink
 from bot.clock import Clock
 from bot.events import Address, Inbound, Outbound
+from bot.flows import messages as say
+from bot.flows.catalogs import said
 
 
 def render(message: Outbound) -> str:
-    """Show a message as plain text, choices as numbered options."""
+    """Show a message as plain text, choices as numbered options; hints in its language."""
     lines = [message.text]
     values = [choice.value for choice in message.choices]
     if values == ["yes", "no"]:
-        lines.append("  (yes / no)")
+        lines.append("  " + said(say.YES_NO_HINT, message.lang))  # "(tak / nie)" in Polish
     elif values and all(c.label == c.value for c in message.choices):
-        lines.append(f"  (reply with one of: {', '.join(values)})")
+        lines.append(
+            "  " + said(say.REPLY_WITH_ONE_OF, message.lang).format(values=", ".join(values))
+        )
     elif message.choices:
         lines += [f"  {i}. {choice.label}" for i, choice in enumerate(message.choices, start=1)]
         if message.multi:
-            lines.append("  (type the numbers of all that apply, e.g. 1,3)")
+            lines.append("  " + said(say.TYPE_NUMBERS, message.lang))
     return "\n".join(lines)
 
 

@@ -151,10 +151,13 @@ def _redacted(settings: Settings, comments: list[Comment], result: ThemeResult) 
     """Mask identifying details in quotes, labels and the answer text of assignments.csv."""
     from dataclasses import replace
 
+    from bot.analysis.inputs import as_written
     from bot.redaction import Redactor
     from bot.report.analyse import redact_themes
     from storage.repositories import ParticipantRepo
 
+    # Translated answers are shown as written (and masked as written), never as the translation.
+    result, comments = as_written(result, comments)
     names = _run(_with_session(settings, lambda s: ParticipantRepo(s).names()))
     redactor = Redactor(name for pair in names.values() for name in pair)
     result = redact_themes(result, comments, redactor, names)

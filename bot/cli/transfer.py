@@ -88,10 +88,42 @@ def import_(
         ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Undo without asking to confirm.")] = False,
+    translation_of: Annotated[
+        bool,
+        typer.Option(
+            "--translation-of",
+            help="FILE holds English translations of stored answers (columns response_id and "
+            "translation), kept beside them so themes cover answers in other languages.",
+        ),
+    ] = False,
+    include_rehearsal: Annotated[
+        bool,
+        typer.Option(
+            "--include-rehearsal",
+            help="With --translation-of: console rehearsals' answers may be translated too.",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Load offline comments from CSV (the whole file or nothing), or undo an import."""
+    """Load offline comments from CSV (the whole file or nothing), or undo an import; with
+    ``--translation-of``, English translations of stored answers, kept beside them."""
     settings = _settings(config)
+    if translation_of:
+        if file is None or undo is not None or flow or step or group or skip_invalid:
+            raise typer.BadParameter(
+                "--translation-of takes FILE and optionally --campaign, --text-column and "
+                "--include-rehearsal only"
+            )
+        _import_translations(
+            settings,
+            file,
+            _campaign_id(settings, campaign),
+            text_column,
+            view=_view(include_rehearsal),
+        )
+        return
+    if include_rehearsal:
+        raise typer.BadParameter("--include-rehearsal applies to --translation-of only")
     if undo is not None:
         if file is not None:
             raise typer.BadParameter("give either FILE or --undo BATCH, not both")
@@ -180,6 +212,44 @@ def _import_file(
     out.print(f"Read {plan.columns}; slashed dates {dates}.")
     for note in plan.skipped:
         err.print(f"Skipped: {note}.")
+
+
+def _import_translations(
+    settings: Settings,
+    file: Path,
+    campaign_id: str,
+    text_column: str | None,
+    *,
+    view: Any = "live",
+) -> None:
+    """Store English translations beside a campaign's answers: all of the file or none of it."""
+    from bot.exchange.answer_translations import plan_translations, store_translations
+
+    plan = plan_translations(file, text_column=text_column)
+    _prepare_database(settings)
+    now = datetime.now(UTC)
+
+    async def store(session: Any) -> tuple[int, int]:
+        from bot.privacy import audit
+
+        stored = await store_translations(
+            session, plan, campaign_id=campaign_id, now=now, rehearsal_included=view == "all"
+        )
+        await audit.record(
+            session, "import-translation", campaign_id=campaign_id, at=now, rows=stored[0]
+        )
+        return stored
+
+    stored, replaced = _run(_with_session(settings, store, view=view))
+    again = f", {replaced} replacing an earlier translation" if replaced else ""
+    out.print(
+        f"Stored {stored} English translation(s) beside the answers of {campaign_id}{again}; "
+        "themes and the report now analyse them, and show the answers as written.",
+        markup=False,
+    )
+    out.print(f"Read {plan.columns}.", markup=False)
+    if plan.blank:
+        err.print(f"Skipped {plan.blank} row(s) with no translation.")
 
 
 def _import_question(settings: Any, flow: str | None, step: str | None) -> tuple[str, str] | None:

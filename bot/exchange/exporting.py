@@ -73,7 +73,12 @@ def redacted(
     database keeps every answer as sent, only what is written out changes.
     """
     return [
-        replace(row, answer=redactor.mask(row.answer, names.get(row.participant, ())))
+        replace(
+            row,
+            answer=redactor.mask(row.answer, names.get(row.participant, ())),
+            translation=row.translation
+            and redactor.mask(row.translation, names.get(row.participant, ())),
+        )
         for row in rows
     ]
 

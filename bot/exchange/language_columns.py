@@ -12,17 +12,24 @@ from storage.records import ResponseRow
 
 FREE_TEXT_KINDS = ("text", "open", "voice")
 LANGUAGE_COLUMNS = ("language", "detected_language")
+TRANSLATION_COLUMN = "translation"
+"""The organiser's English translation of an answer (``import --translation-of``), when any."""
 
 
 def language_columns(settings: Settings, rows: Sequence[ResponseRow]) -> ExtraColumns | None:
-    """``language`` and ``detected_language`` after the contract's columns, when they matter.
+    """``language`` and ``detected_language`` after the contract's columns, when they matter,
+    and ``translation`` when an organiser has imported translations of answers.
 
     A campaign that names no languages (and whose answers carry none other than English) keeps
-    exactly the ten contract columns.
+    exactly the ten contract columns (and ``translation`` once translations are imported);
+    ``answer`` is always the answer as written.
     """
     default = settings.default_language
     speaks = len(settings.languages) > 1 or any(r.language not in (None, default) for r in rows)
+    translated = any(r.translation for r in rows)
     if not speaks:
+        if translated:  # an English campaign whose organiser imported translations of answers
+            return ExtraColumns((TRANSLATION_COLUMN,), lambda row: (row.translation or "",))
         return None
     from bot.analysis.language_detect import detect
 
@@ -41,11 +48,13 @@ def language_columns(settings: Settings, rows: Sequence[ResponseRow]) -> ExtraCo
             return ""  # nobody asked: the organiser typed it in
         return row.language or default
 
-    def values(row: ResponseRow) -> tuple[str, str]:
-        return (language(row), detected.get(row.response_id) or "")
+    def values(row: ResponseRow) -> tuple[str, ...]:
+        found = (language(row), detected.get(row.response_id) or "")
+        return (*found, row.translation or "") if translated else found
 
     def right_to_left(row: ResponseRow) -> bool:
         written = detected.get(row.response_id) or language(row)
         return written in RTL_LANGUAGES
 
-    return ExtraColumns(LANGUAGE_COLUMNS, values, right_to_left)
+    names = (*LANGUAGE_COLUMNS, TRANSLATION_COLUMN) if translated else LANGUAGE_COLUMNS
+    return ExtraColumns(names, values, right_to_left)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from bot.config import Step
 from bot.events import Choice
+from bot.flows import messages as say
 from bot.flows.intents import is_blank
 from bot.flows.messages import N_
 from bot.localized import Localized
@@ -19,12 +21,19 @@ class InvalidAnswer(ValueError):
 
     ``str(exc)`` says what would fit, for when it stands alone (an edit that is refused).
     ``short`` only says that it did not fit, for when the question is asked again right after
-    with its buttons or numbered options, so the hint is not said twice.
+    with its buttons or numbered options, so the hint is not said twice. Both are gettext
+    msgids (English); :meth:`text` gives either in a language, with ``params`` filled in.
     """
 
-    def __init__(self, message: str, short: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, short: str | None = None, **params: object) -> None:
+        super().__init__(message.format(**params))
+        self.msgid = message
         self.short = short or message
+        self.params = params
+
+    def text(self, gettext: Callable[[str], str], *, short: bool = False) -> str:
+        """The message (or the short one) translated by ``gettext``, placeholders filled in."""
+        return gettext(self.short if short else self.msgid).format(**self.params)
 
 
 # Multi-choice options that mean "none of the others" unless the step says otherwise with
@@ -117,7 +126,7 @@ def parse_answer(step: Step, text: str) -> str:
         value = parse_yesno(text)
         if value is None:
             raise InvalidAnswer(
-                "Please answer yes or no.", short=N_("Sorry, I didn't understand that answer.")
+                say.PLEASE_YES_NO, short=N_("Sorry, I didn't understand that answer.")
             )
         return "yes" if value else "no"
     if step.type == "scale":
@@ -128,15 +137,18 @@ def parse_answer(step: Step, text: str) -> str:
         if re.fullmatch(r"[+-]?\d+", token) and step.min <= int(token) <= step.max:
             return str(int(token))
         raise InvalidAnswer(
-            f"Please pick a number from {step.min} to {step.max}.",
+            say.PICK_NUMBER,
             short=N_("Sorry, that isn't one of the points on the scale."),
+            low=step.min,
+            high=step.max,
         )
     if step.type == "choice":
         option = _match_option(step, text)
         if option is None:
             raise InvalidAnswer(
-                f"Please pick one of the options by its number (1 to {len(step.options)}).",
+                say.PICK_OPTION,
                 short=N_("Sorry, I couldn't match that to one of the options."),
+                count=len(step.options),
             )
         return option
     tokens = [t for t in re.split(r"[,;\n]+|\s+(?=\d)", text) if t.strip()]
@@ -145,20 +157,15 @@ def parse_answer(step: Step, text: str) -> str:
         option = _match_option(step, token)
         if option is None:
             raise InvalidAnswer(
-                "Please pick one or more options by their numbers, separated by commas (e.g. 1,3).",
-                short=N_("Sorry, I couldn't match that to the options."),
+                say.PICK_OPTIONS, short=N_("Sorry, I couldn't match that to the options.")
             )
         if option not in picked:
             picked.append(option)
     if not picked:
         raise InvalidAnswer(
-            "Please pick at least one option, e.g. 1,3.",
-            short=N_("Sorry, I didn't see any of the options there."),
+            say.PICK_AT_LEAST_ONE, short=N_("Sorry, I didn't see any of the options there.")
         )
     alone = [option for option in exclusive_options(step) if option in picked]
     if alone and len(picked) > 1:
-        raise InvalidAnswer(
-            f"“{alone[0]}” can't be combined with other options: "
-            "please pick it on its own, or pick the others without it."
-        )
+        raise InvalidAnswer(say.NOT_COMBINED, option=alone[0])
     return "; ".join(o for o in step.options if o in picked)

@@ -26,3 +26,12 @@ def catalog(lang: str) -> gettext.NullTranslations:
 
 def has_catalog(lang: str) -> bool:
     return (LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo").is_file()
+
+
+def said(msgid: str, lang: str | None) -> str:
+    """The bot's own words ``msgid`` in ``lang`` (English when none is given or has no catalog).
+
+    For the few words an adapter adds around a message (a Done button, a typing hint), in the
+    language the message itself carries.
+    """
+    return catalog(lang).gettext(msgid) if lang else msgid

@@ -6,6 +6,7 @@ Pure, like the engine: the dispatcher looks up what the edited message was store
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
@@ -13,6 +14,7 @@ from bot.events import Outbound
 from bot.flows import messages as say
 from bot.flows.answers import InvalidAnswer, parse_answer
 from bot.flows.intents import is_blank
+from bot.flows.questions import shown_answer
 
 STRUCTURED_KINDS = frozenset({"text", "choice", "multi", "scale", "yesno"})
 """Kinds stored for a structured step (the step's type); they are checked against that step."""
@@ -29,7 +31,15 @@ class EditCheck:
 
 
 def check_edit(
-    settings: Settings, flow_id: str, step_id: str, kind: str, text: str, previous: str
+    settings: Settings,
+    flow_id: str,
+    step_id: str,
+    kind: str,
+    text: str,
+    previous: str,
+    *,
+    lang: str | None = None,
+    gettext: Callable[[str], str] = str,
 ) -> EditCheck:
     """Decide what an edit of a stored answer becomes.
 
@@ -38,6 +48,8 @@ def check_edit(
         flow_id, step_id, kind: what the edited message was stored as.
         text: the edited text, as sent.
         previous: the answer stored now, kept when the edit is refused.
+        lang, gettext: the language the question was asked in, and its catalog's ``gettext``
+            (the caller reads the catalog, so this stays free of I/O): the hint is said in it.
 
     Returns:
         The normalised answer (a scale's number, a choice's option) when the edit fits the
@@ -57,5 +69,9 @@ def check_edit(
     try:
         return EditCheck(parse_answer(step, text))
     except InvalidAnswer as exc:
-        hint = say.EDIT_REFUSED.format(hint=str(exc), ask=step.ask, previous=previous)
-        return EditCheck(None, (Outbound(hint),))
+        hint = gettext(say.EDIT_REFUSED).format(
+            hint=exc.text(gettext),
+            ask=step.ask.get(lang),
+            previous=shown_answer(step, previous, lang, gettext),
+        )
+        return EditCheck(None, (Outbound(hint, lang=lang),))

@@ -124,7 +124,9 @@ class Transition:
         multi: bool = False,
         ref: str | None = None,
     ) -> None:
-        self.replies.append(Outbound(text, tuple(choices), multi, ref))
+        # The language goes with the message, so words an adapter adds (a Done button, a
+        # typing hint) are in it too.
+        self.replies.append(Outbound(text, tuple(choices), multi, ref, self.lang))
 
 
 def parse_command(text: str) -> tuple[str, str] | None:
@@ -670,7 +672,8 @@ class Engine:
                 answer = parse_answer(step, event.text) if yes_no is None else _as_answer(yes_no)
                 kind = step.type
             except InvalidAnswer as exc:
-                t.say(self._tr(t, exc.short))  # the question follows with its own hint
+                # the question follows with its own hint
+                t.say(exc.text(lambda msgid: self._tr(t, msgid), short=True))
                 self._prompt_current(t)
                 return t
         t.records.append(Record(active.campaign_id, flow.id, step.id, kind, answer, event.file_id))

@@ -93,3 +93,59 @@ LANGUAGE_SET = N_("OK, I'll write to you in English from now on.")
 LANGUAGE_REASK = N_("Sorry, I couldn't match that to one of the languages.")
 HELP_LANGUAGE = N_("/language – change the language I write in")
 SCALE_RANGE = N_("{low} to {high}")
+
+# Why an answer (or an edit of one) did not fit, on its own (a refused edit says it like this).
+PLEASE_YES_NO = N_("Please answer yes or no.")
+PICK_NUMBER = N_("Please pick a number from {low} to {high}.")
+PICK_OPTION = N_("Please pick one of the options by its number (1 to {count}).")
+PICK_OPTIONS = N_(
+    "Please pick one or more options by their numbers, separated by commas (e.g. 1,3)."
+)
+PICK_AT_LEAST_ONE = N_("Please pick at least one option, e.g. 1,3.")
+NOT_COMBINED = N_(
+    "“{option}” can't be combined with other options: please pick it on its own, or pick the "
+    "others without it."
+)
+
+# /mydata: what we hold about the person, in their language.
+MYDATA_HEAD = N_("Here is what we hold about you:")
+MYDATA_REFERENCE = N_(
+    "• Your reference: {reference}. Quote it if you ask the organiser for a copy of your data or "
+    "for it to be erased."
+)
+MYDATA_REACH = N_("• How we reach you: your {platforms} account id (never shown in reports).")
+MYDATA_LANGUAGE = N_("• The language I write to you in: {language}.")
+MYDATA_TAKING_PART = N_("• Taking part in “{title}” as {group}.")
+MYDATA_STOPPED = N_("• Taking part in “{title}” as {group} (stopped).")
+MYDATA_ANSWERS = N_("• {count} answer(s).")
+MYDATA_SHOWING = N_("(showing the latest {count})")
+MYDATA_DELETE = N_("Send /delete to erase all of it.")
+UNPROMPTED = N_("A message you sent when no question was open")
+ANYTHING_ELSE = N_("Anything else you added")
+
+# Words the adapters add around a message (a button, a typing hint), in the message's language.
+DONE_BUTTON = N_("Done ✓")
+YES_NO_HINT = N_("(yes / no)")
+REPLY_WITH_ONE_OF = N_("(reply with one of: {values})")
+TYPE_NUMBERS = N_("(type the numbers of all that apply, e.g. 1,3)")
+ALREADY_ANSWERED = N_("You've already answered this one.")
+MOVED_ON = N_("That question has moved on; please use the latest message.")
+PICK_FIRST = N_("Tick at least one option, then press Done.")
+
+# The command menu (Telegram's setMyCommands) and Slack's `/listening` help.
+COMMAND_START = N_("Join (or rejoin) the listening exercise")
+COMMAND_HELP = N_("What I can do")
+COMMAND_STOP = N_("Stop taking part")
+COMMAND_MYDATA = N_("See what we hold about you")
+COMMAND_DELETE = N_("Erase everything you said")
+COMMAND_DONE = N_("Finish an open question")
+COMMAND_SKIP = N_("Skip an optional question")
+COMMAND_LANGUAGE = N_("Change the language I write in")
+SLACK_HELP = N_(
+    "`/listening status` – which prompts are open for you\n"
+    "`/listening stop` – stop taking part\n"
+    "`/listening mydata` – see what we hold about you\n"
+    "`/listening delete` – erase everything you have told us"
+)
+SLACK_HELP_LANGUAGE = N_("`/listening language` – change the language I write in")
+REPLIED_IN_DM = N_("I've replied in our direct messages.")

@@ -42,15 +42,19 @@ def comments_from_rows(
 ) -> list[Comment]:
     """The free-text responses as analysis input (pseudonyms only, never platform ids)."""
     from bot.analysis import Comment
+    from bot.analysis.inputs import analysed
     from bot.exchange.exporting import readable_answer
 
     return [
-        Comment(
-            row.response_id,
-            readable_answer(row),
-            row.group,
-            row.participant,
-            question_of(row, open_flows),
+        analysed(
+            Comment(
+                row.response_id,
+                readable_answer(row),
+                row.group,
+                row.participant,
+                question_of(row, open_flows),
+            ),
+            row.translation,  # an organiser's English translation is what analysis reads
         )
         for row in free_text(rows)
     ]

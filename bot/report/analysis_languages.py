@@ -26,19 +26,29 @@ class LanguageSplit:
     rows: list[ResponseRow]
     set_aside: dict[str, int] = field(default_factory=dict)
     set_aside_ids: tuple[str, ...] = ()
+    translated: int = 0
+    """Comments analysed from an organiser's English translation (``import --translation-of``)."""
 
     @property
     def note(self) -> str | None:
-        """One plain sentence about what was not analysed, or None when nothing was set aside."""
-        if not self.set_aside:
-            return None
-        total = sum(self.set_aside.values())
-        parts = ", ".join(f"{native_name(lang)} {n}" for lang, n in self.set_aside.items())
-        return (
-            f"{total} comment{'' if total == 1 else 's'} written in another language "
-            f"({parts}) {'was' if total == 1 else 'were'} not analysed for themes, which reads "
-            "English only; they are listed under their questions as written."
-        )
+        """Plain sentences about what was not analysed or was read in translation, or None."""
+        notes = []
+        if self.set_aside:
+            total = sum(self.set_aside.values())
+            parts = ", ".join(f"{native_name(lang)} {n}" for lang, n in self.set_aside.items())
+            notes.append(
+                f"{total} comment{'' if total == 1 else 's'} written in another language "
+                f"({parts}) {'was' if total == 1 else 'were'} not analysed for themes, which "
+                "reads English only; they are listed under their questions as written."
+            )
+        if self.translated:
+            n = self.translated
+            notes.append(
+                f"{n} comment{'' if n == 1 else 's'} written in another language "
+                f"{'was' if n == 1 else 'were'} analysed from an English translation imported "
+                "by the organiser; they are quoted as written."
+            )
+        return " ".join(notes) or None
 
 
 def split_for_analysis(settings: Settings, rows: Sequence[ResponseRow]) -> LanguageSplit:
@@ -48,7 +58,9 @@ def split_for_analysis(settings: Settings, rows: Sequence[ResponseRow]) -> Langu
             return LanguageSplit(list(rows))
     from bot.analysis.language_detect import detect
 
-    comments = free_text(rows)
+    # An answer with an imported English translation is analysed from it, whatever its language.
+    translated = sum(1 for row in free_text(rows) if row.translation)
+    comments = [row for row in free_text(rows) if not row.translation]
     candidates = list(dict.fromkeys([ANALYSED_LANGUAGE, *settings.languages]))
     detected = detect((row.answer for row in comments), candidates)
     outside = {
@@ -57,11 +69,12 @@ def split_for_analysis(settings: Settings, rows: Sequence[ResponseRow]) -> Langu
         if (lang := found or row.language or settings.default_language) != ANALYSED_LANGUAGE
     }
     if not outside:
-        return LanguageSplit(list(rows))
+        return LanguageSplit(list(rows), translated=translated)
     counts = Counter(outside.values())
     ordered = {lang: counts[lang] for lang in [*settings.languages, *counts] if lang in counts}
     return LanguageSplit(
         [row for row in rows if row.response_id not in outside],
         ordered,
         tuple(outside),
+        translated,
     )

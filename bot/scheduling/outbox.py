@@ -50,6 +50,7 @@ from bot.dispatcher import Dispatcher, outbound_from_json, outbound_to_json
 from bot.errors import AdapterError
 from bot.events import Address, DeliveryOutcome, Outbound
 from bot.flows import messages as say
+from bot.flows.catalogs import said
 from bot.flows.state import ConversationState
 from bot.scheduling.plan import SchedulerOptions, participant_tz
 from bot.scheduling.preview import defer_past_quiet_hours, in_quiet_hours
@@ -318,9 +319,10 @@ class OutboxSender:
             setattr(report, status, getattr(report, status) + 1)
             await repo.finish(item.id, status, now, detail=detail)
             return None
-        if item.kind == "reminder" and replies[0].text != say.REMINDER:
+        reminder = said(say.REMINDER, replies[0].lang)  # in the person's language
+        if item.kind == "reminder" and replies[0].text != reminder:
             # The flow had lapsed (idle) and the engine started it afresh: still say why we write.
-            replies = [Outbound(say.REMINDER), *replies]
+            replies = [Outbound(reminder, lang=replies[0].lang), *replies]
         payload = {
             "address": asdict(address),
             "messages": [outbound_to_json(reply) for reply in replies],

@@ -68,6 +68,7 @@ def make_adapter(
         retry=retry or RetryPolicy(backoff=0.02, max_backoff=0.1),
         poll_timeout=1,
         drain_timeout=5,
+        languages=settings.languages,  # as the app passes them (the command menu per language)
     )
 
 

@@ -55,7 +55,13 @@ async def harness(
         outcomes.append(outcome)
 
     adapter = SlackAdapter(
-        settings.slack, clock, host="127.0.0.1", port=0, interval=0.0, on_delivery=record
+        settings.slack,
+        clock,
+        host="127.0.0.1",
+        port=0,
+        interval=0.0,
+        on_delivery=record,
+        languages=settings.languages,  # as the app passes them
     )
     await adapter.start(dispatcher.handle)
     async with aiohttp.ClientSession() as http:
@@ -85,7 +91,7 @@ async def test_a_slack_user_switches_language_and_the_next_prompt_arrives_in_it(
     assert status == 200
     await harness.adapter.drain()
     offered = slack.posts(DM)[-1]
-    assert [b["value"] for b in offered["blocks"][-1]["elements"]] == ["en", "pl", "ar"]
+    assert [b["value"] for b in offered["blocks"][-1]["elements"]] == ["en", "pl", "ar", "ur"]
     await harness.form(block_actions(USER, DM, offered, 1))  # Polski
     said = texts(slack)[-2:]
     assert "od teraz będę pisać po polsku" in said[0]
@@ -106,3 +112,35 @@ async def test_a_polish_slack_client_is_spoken_to_in_polish(harness: Harness) ->
     harness.slack.locales[USER] = "pl-PL"
     await harness.event(message_event(USER, DM, "dzień dobry", "1.1", channel_type="im"))
     assert "Czy zgadzasz się wziąć udział?" in texts(harness.slack)[-1]
+
+
+async def test_listening_help_and_mydata_are_in_the_persons_language(harness: Harness) -> None:
+    slack = harness.slack
+    slack.locales[USER] = "pl-PL"
+    status, body = await harness.form(slash_command(USER, DM, ""))
+    assert status == 200
+    assert "`/listening stop` – zakończ udział" in body
+    assert "`/listening language` – zmień język, w którym piszę" in body  # there is a choice
+    assert "stop taking part" not in body
+
+    slack.locales["UURDU0001"] = "ur-PK"
+    _, body = await harness.form(slash_command("UURDU0001", "D0URDU001", "help"))
+    assert "`/listening mydata` – دیکھیں کہ ہم آپ کے بارے میں کیا رکھتے ہیں" in body
+
+    slack.locales["UGERMAN01"] = "de-DE"  # not one of the campaign's: its default, English
+    _, body = await harness.form(slash_command("UGERMAN01", "D0GERMAN1", ""))
+    assert "`/listening stop` – stop taking part" in body
+
+    await harness.event(message_event(USER, DM, "dzień dobry", "1.1", channel_type="im"))
+    await harness.form(block_actions(USER, DM, slack.posts(DM)[-1], 0))  # Tak
+    await harness.form(block_actions(USER, DM, slack.posts(DM)[-1], 0))  # Rodzice i opiekunowie
+    await harness.form(block_actions(USER, DM, slack.posts(DM)[-1], 3))  # 4
+    status, _ = await harness.form(slash_command(USER, DM, "mydata"))
+    assert status == 200
+    summary = texts(slack)[-1]
+    assert summary.startswith("Oto, co o Tobie przechowujemy:")
+    assert "• Jak się z Tobą kontaktujemy: identyfikator Twojego konta slack" in summary
+    assert "• Liczba odpowiedzi: 1." in summary and "Wyślij /delete" in summary
+    # asked from a channel, the answer goes to the DM and the channel is told so, in Polish
+    status, body = await harness.form(slash_command(USER, "C0GENERAL", "mydata"))
+    assert status == 200 and body == "Odpowiedziałem w wiadomościach prywatnych."

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.config import Settings, _blank_to_none, expand_env, load_settings
 from bot.dispatcher import Dispatcher
+from bot.events import Address, Choice, Outbound
 from bot.report import figures
 from storage.models import Participant
 from tests.adapters.telegram_harness import CAMPAIGN, Harness, Parent, make_adapter
@@ -106,6 +107,11 @@ async def test_a_polish_parent_answers_the_whole_campaign_in_polish(h: Harness) 
     await parent.say("3–4 lata", "żłobka lub przedszkola")  # typed, the Polish option text
     await parent.say("nie", "ułatwiłoby")  # yes/no typed in Polish
     await parent.say("Godziny otwarcia po pracy.", "Dziękujemy, to wszystko")
+    # /mydata gives each answer as the parent saw it: options and yes/no in Polish
+    summary = (await parent.say("/mydata", "Oto, co o Tobie przechowujemy"))[-1]
+    assert "“Jak często?”: Co miesiąc" in summary and "Monthly" not in summary
+    assert "“Ile lat ma Twoje najmłodsze dziecko?”: 3–4 lata" in summary
+    assert "“Czy Twoje dziecko chodzi do żłobka lub przedszkola?”: Nie" in summary
     await parent.say("/stop", "Nie bierzesz już udziału")
 
     # An English-speaking parent answers the pulse too.
@@ -147,3 +153,76 @@ async def test_a_polish_parent_answers_the_whole_campaign_in_polish(h: Harness) 
     everyone = figures.question_figures(pulse, groups, rows).groups[-1]
     assert everyone.people == 2
     assert {o.option: o.count for o in everyone.options}["4"] == 2
+
+
+async def test_the_bots_own_words_on_telegram_are_in_the_parents_language(h: Harness) -> None:
+    tg = h.tg
+    # The command menu: the default language's for everyone, and one per other language
+    # (setMyCommands' language_code), each listing /language since there is a choice.
+    menus = {
+        code: {c["command"]: c["description"] for c in menu}
+        for code, menu in tg.commands_by_language.items()
+    }
+    assert sorted(menus) == ["", "ar", "pl", "ur"]
+    assert menus[""]["language"] == "Change the language I write in"
+    assert menus["pl"]["language"] == "Zmień język, w którym piszę"
+    assert menus["pl"]["stop"] == "Zakończ udział"
+    assert menus["ar"]["help"] == "ما الذي أستطيع فعله"
+    assert menus["ur"]["mydata"] == "دیکھیں کہ ہم آپ کے بارے میں کیا رکھتے ہیں"
+    assert all(list(menu) == list(menus[""]) for menu in menus.values())
+
+    tg.language_codes[5201] = "pl"
+    parent = Parent(tg, 5201)
+    await parent.say("/start", "Czy zgadzasz się")
+    await parent.press("v:yes", "Co najlepiej Cię opisuje?")
+    await parent.press("v:parents", "Jak pozytywnie")
+    before = len(tg.texts(parent.id))
+    _, message_id = tg.text(parent.id, "4")
+    await parent._await(before, "Dziękujemy", 10)
+
+    # An edit that does not fit the scale: refused, in Polish, and the 4 is kept.
+    before = len(tg.texts(parent.id))
+    tg.edit(parent.id, message_id, "999")
+    [hint] = await parent._await(before, "Wybierz liczbę od 1 do 5.", 10)
+    assert "Zachowałem Twoją wcześniejszą odpowiedź na „Jak pozytywnie oceniasz" in hint
+    assert "(4)" in hint and "Please" not in hint
+
+    # /mydata: what we hold, in Polish, with the question as it was asked.
+    replies = await parent.say("/mydata", "Oto, co o Tobie przechowujemy")
+    summary = replies[-1]
+    assert "• Twój numer referencyjny: P-" in summary
+    assert "identyfikator Twojego konta telegram" in summary
+    assert "• Język, w którym do Ciebie piszę: Polski." in summary
+    assert (
+        "• Udział w „Konsultacje centrów dla dzieci w Leeds” jako: Rodzice i opiekunowie."
+        in summary
+    )
+    assert "• Liczba odpowiedzi: 1." in summary
+    assert "“Jak pozytywnie oceniasz współpracę" in summary and ": 4" in summary
+    assert "Here is what" not in summary
+
+    # A multi-choice question's Done button is in the message's language, and stays so as the
+    # person ticks options (the keyboard is rebuilt from the one Telegram shows).
+    choices = (Choice("Co tydzień", "Weekly"), Choice("Co miesiąc", "Monthly"))
+    await h.adapter.send(
+        Address("telegram", str(parent.id)),
+        Outbound("Kiedy?", choices, multi=True, lang="pl"),
+    )
+    await tg.wait_for(lambda: parent.keyboard().text == "Kiedy?")
+    keyboard = parent.keyboard()
+    assert keyboard.reply_markup["inline_keyboard"][-1][0]["text"] == "Gotowe ✓"
+    tg.press(parent.id, keyboard, "d")  # nothing ticked yet: told so, in Polish
+
+    def toasts() -> list[str]:
+        return [t for c in tg.calls_to("answerCallbackQuery") if (t := c.params.get("text"))]
+
+    await tg.wait_for(lambda: bool(toasts()))
+    assert toasts() == ["Zaznacz co najmniej jedną opcję, a potem naciśnij Gotowe."]
+    tg.press(parent.id, keyboard, "t:1")
+    await tg.wait_for(
+        lambda: keyboard.reply_markup["inline_keyboard"][1][0]["text"] == "☑ Co miesiąc"
+    )
+    assert keyboard.reply_markup["inline_keyboard"][-1][0] == {
+        "text": "Gotowe ✓",
+        "callback_data": "d",
+    }

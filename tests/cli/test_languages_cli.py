@@ -83,3 +83,35 @@ def test_an_english_only_export_keeps_exactly_the_ten_columns(sqlite_url: str):
     plain_cli("run", "--console", db=sqlite_url, stdin="/start\nyes\n1\n5\n")
     result = plain_cli("export", "--include-rehearsal", db=sqlite_url)
     assert list(csv.DictReader(io.StringIO(result.stdout)))[0].keys() == set(CONTRACT_COLUMNS)
+
+
+URDU_RUN = (
+    "/start\nہاں\n1\n4\n"
+    "مقامی گروپ خاندانوں کو اچھی طرح جانتے ہیں اور جانتے ہیں کہ بچوں کو کیا چاہیے\n/done\n"
+)
+
+
+def test_an_urdu_rehearsal_reads_right_to_left_like_arabic(sqlite_url: str, tmp_path: Path):
+    """Urdu (a draft) is handled like Arabic: detected, marked right to left in xlsx and the
+    report."""
+    done = cli("run", "--console", "--lang", "ur", db=sqlite_url, stdin=URDU_RUN)
+    assert done.returncode == 0, done.stderr
+    rows = list(
+        csv.DictReader(io.StringIO(cli("export", "--include-rehearsal", db=sqlite_url).stdout))
+    )
+    assert [(r["flow"], r["language"], r["detected_language"]) for r in rows] == [
+        ("pulse", "ur", ""),
+        ("challenge-1", "ur", "ur"),
+    ]
+    target = tmp_path / "answers.xlsx"
+    cli("export", "--format", "xlsx", "--include-rehearsal", "--out", str(target), db=sqlite_url)
+    sheet = load_workbook(target).active
+    answer = [c.value for c in sheet[1]].index("answer") + 1
+    assert sheet.cell(row=3, column=answer).value.startswith("مقامی گروپ")
+    assert sheet.cell(row=3, column=answer).alignment.readingOrder == 2
+    report = tmp_path / "report.html"
+    made = cli("report", "--include-rehearsal", "--out", str(report), db=sqlite_url)
+    assert made.returncode == 0, made.stderr
+    html = report.read_text(encoding="utf-8")
+    assert 'lang="ur" dir="rtl"><span class="muted">اردو:</span>' in html
+    assert '<tr data-language="ur">' in html

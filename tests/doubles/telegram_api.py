@@ -32,6 +32,7 @@ import itertools
 import json
 import math
 import random
+import re
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -219,6 +220,8 @@ class TelegramApiDouble:
         self.rate_limited = 0
         self.webhook: JSON | None = None
         self.commands: list[JSON] = []
+        # setMyCommands per language_code ("" for everyone whose language has no menu of its own)
+        self.commands_by_language: dict[str, list[JSON]] = {}
         self.blocked: set[int] = set()
         # Telegram app language per user (the update's from.language_code), when the test sets one.
         self.language_codes: dict[int, str] = {}
@@ -572,7 +575,21 @@ class TelegramApiDouble:
         return self.me()
 
     async def _api_setMyCommands(self, params: JSON) -> bool:
-        self.commands = params.get("commands", [])
+        """Checked as the Bot API does: ``language_code`` is empty or a two-letter ISO 639-1
+        code; each command is 1-32 of ``a-z0-9_`` and its description 1-256 characters."""
+        code = str(params.get("language_code") or "")
+        if code and not (len(code) == 2 and code.isascii() and code.isalpha() and code.islower()):
+            raise _ApiError(400, "Bad Request: invalid language code specified")
+        commands = params.get("commands", [])
+        for command in commands:
+            name, description = str(command.get("command", "")), str(command.get("description", ""))
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", name):
+                raise _ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(description) <= 256:
+                raise _ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self.commands_by_language[code] = commands
+        if not code:
+            self.commands = commands
         return True
 
     async def _api_deleteWebhook(self, params: JSON) -> bool:

@@ -53,7 +53,8 @@ def test_no_platform_language_means_the_person_is_asked_in_every_language(multi)
     assert chat.state.stage == "choose_language"
     question = chat.text(t)
     assert "Which language" in question and "W jakim języku" in question
-    assert [c.value for c in t.replies[-1].choices] == ["en", "pl", "ar"]
+    assert "آپ کون سی زبان" in question  # Urdu (a draft) too
+    assert [c.value for c in t.replies[-1].choices] == ["en", "pl", "ar", "ur"]
     t = chat.send("ar")  # the button's value
     assert chat.state.language == "ar" and "هل توافق على المشاركة؟" in chat.text(t)
 
@@ -90,12 +91,16 @@ def test_language_command_switches_and_asks_the_open_question_again(multi):
     chat.send("yes")
     chat.send("1")
     t = chat.send("/language")
-    assert [c.value for c in t.replies[-1].choices] == ["en", "pl", "ar"]
+    assert [c.value for c in t.replies[-1].choices] == ["en", "pl", "ar", "ur"]
     t = chat.send("Polski")
     assert chat.state.language == "pl"
     assert "po polsku" in chat.text(t) and "Jak pozytywnie oceniasz" in chat.text(t)
     t = chat.send("/language ar")
     assert chat.state.language == "ar" and "بالعربية" in chat.text(t)
+    t = chat.send("/language ur")
+    assert chat.state.language == "ur" and "اردو میں" in chat.text(t)
+    assert "بچوں کے مراکز" in chat.text(t)  # the open question again, in Urdu
+    assert {reply.lang for reply in t.replies} == {"ur"}  # adapters add their words in it too
 
 
 def test_the_console_never_asks(multi):

@@ -75,4 +75,9 @@ def test_arabic_answer_and_prompt_read_right_to_left(
         assert arabic["rightGap"] < 2  # the text starts at the right edge of its box
     assert seen["english"]["direction"] == "ltr" and seen["english"]["leftGap"] < 2
     # one rehearsal person answered in each of Polish and Arabic: too few to show as a number
-    assert seen["languages"] == [["en", "0"], ["pl", "fewer than 5"], ["ar", "fewer than 5"]]
+    assert seen["languages"] == [
+        ["en", "0"],
+        ["pl", "fewer than 5"],
+        ["ar", "fewer than 5"],
+        ["ur", "0"],
+    ]

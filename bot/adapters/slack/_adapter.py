@@ -23,7 +23,7 @@ import functools
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,9 @@ from bot.clock import Clock
 from bot.config import SlackSettings
 from bot.errors import AdapterError, ConfigError
 from bot.events import Address, DeliveryOutcome, Inbound, Outbound
+from bot.flows import messages as say
+from bot.flows.catalogs import said
+from bot.localized import platform_language
 from bot.scheduling.channel_prompts import ChannelPrompts, ChannelReply, StatusReport
 
 log = logging.getLogger(__name__)
@@ -55,14 +58,27 @@ COMMANDS_HINT = (
     "`/listening delete` to erase it."
 )
 FILE_REPLY = "Thanks! I can only read text, so please type your answer."
-HELP = (
-    "`/listening status` – which prompts are open for you\n"
-    "`/listening stop` – stop taking part\n"
-    "`/listening mydata` – see what we hold about you\n"
-    "`/listening delete` – erase everything you have told us\n"
-    "`/listening language` – change the language I write in (where there is a choice)"
-)
-REPLIED_IN_DM = "I've replied in our direct messages."
+HELP = say.SLACK_HELP
+"""``/listening`` help (English); :func:`help_text` says it in the person's language."""
+
+
+def client_language(languages: Sequence[str], locale: str | None) -> str | None:
+    """The campaign's language the person's Slack client is set to, else the default."""
+    return platform_language(locale, tuple(languages)) or (languages[0] if languages else None)
+
+
+def help_text(languages: Sequence[str], locale: str | None) -> str:
+    """``/listening`` help in the language of the person's Slack client when the campaign
+    speaks it (else the campaign's default), with ``/listening language`` when there is a
+    choice."""
+    lang = client_language(languages, locale)
+    text = said(say.SLACK_HELP, lang)
+    if len(languages) > 1:
+        text += "\n" + said(say.SLACK_HELP_LANGUAGE, lang)
+    return text
+
+
+REPLIED_IN_DM = say.REPLIED_IN_DM
 _IGNORED_SUBTYPES = {
     "bot_message",
     "channel_join",
@@ -114,9 +130,11 @@ class SlackAdapter:
         ack_budget: float = 2.5,
         interval: float = 1.02,
         post_timeout: int = 10,
+        languages: Sequence[str] = (),
     ) -> None:
         _validate(settings)
         self.settings = settings
+        self.languages = tuple(languages)  # the campaign's, default first (for the help)
         self.clock = clock
         self.channel_prompts = channel_prompts
         self.ledger = ledger
@@ -629,7 +647,7 @@ class SlackAdapter:
             )
             return format_status(report)
         if sub not in ("stop", "mydata", "delete", "language"):
-            return HELP
+            return help_text(self.languages, (await self._user_profile(user)).locale)
         assert self._sink is not None
         in_dm = channel.startswith("D")
         address = Address(PLATFORM, channel if in_dm else user)
@@ -645,7 +663,10 @@ class SlackAdapter:
         )
         replies = await self._sink(inbound)
         self._spawn(self._send_replies(address, replies, inbound.platform_msg_id))
-        return None if in_dm else REPLIED_IN_DM
+        if in_dm:
+            return None
+        locale = (await self._user_profile(user)).locale
+        return said(REPLIED_IN_DM, client_language(self.languages, locale))
 
 
 def format_status(report: StatusReport) -> str:

@@ -45,6 +45,7 @@ from bot.adapters.telegram._inbound import (
     message_inbound,
 )
 from bot.adapters.telegram._keyboards import (
+    DONE_LABEL,
     answered_keyboard,
     decode,
     keyboard_for,
@@ -59,23 +60,59 @@ from bot.clock import Clock
 from bot.config import TelegramSettings
 from bot.errors import AdapterError, BotError, ConfigError
 from bot.events import Address, DeliveryOutcome, Inbound, Outbound
+from bot.flows import messages as say
+from bot.flows.catalogs import said
+from bot.localized import platform_language
 
 log = logging.getLogger(__name__)
 
 OnDelivery = Callable[[DeliveryOutcome], Awaitable[None]]
 
 COMMANDS = (
-    ("start", "Join (or rejoin) the listening exercise"),
-    ("help", "What I can do"),
-    ("stop", "Stop taking part"),
-    ("mydata", "See what we hold about you"),
-    ("delete", "Erase everything you said"),
-    ("done", "Finish an open question"),
-    ("skip", "Skip an optional question"),
+    ("start", say.COMMAND_START),
+    ("help", say.COMMAND_HELP),
+    ("stop", say.COMMAND_STOP),
+    ("mydata", say.COMMAND_MYDATA),
+    ("delete", say.COMMAND_DELETE),
+    ("done", say.COMMAND_DONE),
+    ("skip", say.COMMAND_SKIP),
 )
-ALREADY_ANSWERED = "You've already answered this one."
-MOVED_ON = "That question has moved on; please use the latest message."
-PICK_FIRST = "Tick at least one option, then press Done."
+"""The command menu; descriptions are English msgids, said in each language of the campaign."""
+LANGUAGE_COMMAND = ("language", say.COMMAND_LANGUAGE)
+
+
+def command_menus(
+    languages: Sequence[str],
+) -> list[tuple[str | None, list[tuple[str, str]]]]:
+    """``(language_code, [(command, description)])`` for each ``setMyCommands`` call.
+
+    The first has no language code: everyone whose Telegram language has no menu of its own
+    gets the default language's. Each other language of the campaign gets its own (Telegram
+    takes two-letter ISO 639-1 codes, so ``pt-BR`` is offered as ``pt``). ``/language`` is
+    listed only when there is a choice.
+    """
+    listed = (*COMMANDS, LANGUAGE_COMMAND) if len(languages) > 1 else COMMANDS
+
+    def menu(lang: str | None) -> list[tuple[str, str]]:
+        return [(command, said(description, lang)) for command, description in listed]
+
+    menus: list[tuple[str | None, list[tuple[str, str]]]] = [
+        (None, menu(languages[0] if languages else None))
+    ]
+    codes: set[str] = set()
+    for lang in languages[1:]:
+        code = lang.split("-", 1)[0].lower()
+        if len(code) == 2 and code.isalpha() and code not in codes:
+            codes.add(code)
+            menus.append((code, menu(lang)))
+    return menus
+
+
+# What a button press is told (a toast), in the language of the person's Telegram app when
+# the campaign speaks it: English msgids, translated in bot/locale.
+ALREADY_ANSWERED = say.ALREADY_ANSWERED
+MOVED_ON = say.MOVED_ON
+PICK_FIRST = say.PICK_FIRST
 SORRY = "Sorry, something went wrong with that message on our side. Please send it again."
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _POISON_TRIES = 5
@@ -116,9 +153,12 @@ class TelegramAdapter:
         quarantine: UpdateQuarantine | None = None,
         leader: Leadership | None = None,
         request_timeout: float = 10.0,
+        languages: Sequence[str] = (),
     ) -> None:
         _validate(settings)
         self.settings = settings
+        # The campaign's languages (default first), for the command menu in each of them.
+        self.languages = tuple(languages)
         self.clock = clock
         self.on_delivery = on_delivery
         self.ledger = ledger
@@ -187,11 +227,14 @@ class TelegramAdapter:
             raise BotError(f"Telegram could not be reached ({exc}).") from None
         self.started = True
         try:
-            await self.caller.call(
-                "setMyCommands",
-                lambda: self.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS]),
-                paced=False,
-            )
+            for code, menu in command_menus(self.languages):
+                await self.caller.call(
+                    "setMyCommands",
+                    lambda menu=menu, code=code: self.bot.set_my_commands(  # type: ignore[misc]
+                        [BotCommand(c, d) for c, d in menu], language_code=code
+                    ),
+                    paced=False,
+                )
             if self.ledger is not None:
                 self._ledger_task = asyncio.create_task(self._note_replied_loop())
             if self.settings.mode == "webhook":
@@ -742,15 +785,17 @@ class TelegramAdapter:
         markup = message.reply_markup if isinstance(message, Message) else None
         data = query.data if isinstance(query.data, str) else None
         press = decode(data)
+        lang = platform_language(query.from_user.language_code, self.languages)
         if press.action == "unknown" or press.action == "noop" or key in self._consumed:
-            self._answer(query.id, ALREADY_ANSWERED if press.action != "unknown" else None)
+            toast = said(ALREADY_ANSWERED, lang) if press.action != "unknown" else None
+            self._answer(query.id, toast)
             return
         # Message ids grow within a chat, so a press on a message older than the latest
         # question is stale. (A press may come in before we read our own send's reply, so a
         # newer message than the one we know about is fine.) After a restart nothing is known
         # and the press is taken.
         if message.message_id < self._live.get(chat, 0):
-            self._answer(query.id, MOVED_ON)
+            self._answer(query.id, said(MOVED_ON, lang))
             self._edit_markup(chat, message.message_id, None)
             return
         if press.action == "toggle":
@@ -758,12 +803,13 @@ class TelegramAdapter:
             selected = set(selected) ^ {press.index}
             self._selections[key] = (labels, selected)
             self._answer(query.id)
-            self._edit_markup(chat, message.message_id, multi_keyboard(labels, selected))
+            done = label_of(markup, "d") or DONE_LABEL  # the Done word keeps its language
+            self._edit_markup(chat, message.message_id, multi_keyboard(labels, selected, done))
             return
         if press.action == "done":
             labels, selected = self._selections.get(key) or read_multi(markup)
             if not selected:
-                self._answer(query.id, PICK_FIRST)
+                self._answer(query.id, said(PICK_FIRST, lang))
                 return
             text = ",".join(str(i + 1) for i in sorted(selected))
             shown = [labels[i] if i < len(labels) else str(i + 1) for i in sorted(selected)]

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.events import Choice, Outbound
+from bot.flows import messages as say
+from bot.flows.catalogs import said
 
 MAX_CALLBACK_BYTES = 64
 CHECKED, UNCHECKED = "☑ ", "☐ "
-DONE_LABEL = "Done ✓"
+DONE_LABEL = say.DONE_BUTTON
+"""English; a message in another language gets the word of its catalog (``Gotowe ✓``)."""
 NOOP = "x"
 
 
@@ -66,7 +69,8 @@ def keyboard_for(message: Outbound) -> InlineKeyboardMarkup | None:
     if not message.choices:
         return None
     if message.multi:
-        return multi_keyboard([c.label for c in message.choices], set())
+        done = said(say.DONE_BUTTON, message.lang)
+        return multi_keyboard([c.label for c in message.choices], set(), done)
     buttons = [
         InlineKeyboardButton(c.label, callback_data=choice_data(c, i))
         for i, c in enumerate(message.choices, start=1)
@@ -78,8 +82,10 @@ def keyboard_for(message: Outbound) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([[b] for b in buttons])
 
 
-def multi_keyboard(labels: list[str], selected: set[int]) -> InlineKeyboardMarkup:
-    """Toggle buttons (☑/☐) for every option, then Done."""
+def multi_keyboard(
+    labels: list[str], selected: set[int], done: str = DONE_LABEL
+) -> InlineKeyboardMarkup:
+    """Toggle buttons (☑/☐) for every option, then Done (``done``: its word)."""
     rows = [
         [
             InlineKeyboardButton(
@@ -88,7 +94,7 @@ def multi_keyboard(labels: list[str], selected: set[int]) -> InlineKeyboardMarku
         ]
         for i, label in enumerate(labels)
     ]
-    rows.append([InlineKeyboardButton(DONE_LABEL, callback_data="d")])
+    rows.append([InlineKeyboardButton(done, callback_data="d")])
     return InlineKeyboardMarkup(rows)
 
 
