@@ -4,7 +4,12 @@ Each theme is defined by its name, description, keywords and any examples. A res
 the theme for which it carries the strongest evidence, and only when that evidence beats what
 random unrelated words would give (:mod:`bot.analysis.evidence`); otherwise it goes to
 ``other``. So a thank-you note or a remark about something the codebook does not cover is
-counted as ``other`` instead of inflating a theme.
+counted as ``other`` instead of inflating a theme. From 200 answers on, those confident matches
+train a classifier on the answers themselves (:mod:`bot.analysis.selftrain`), which adds answers
+that make a theme's point in other words, for themes whose matches it can learn, and only when
+they score above what shuffled-word answers reach. One setting for every data set: p < 0.01,
+answer-level test at 0.2, own-word frequency weight 0.3, classifier gate 0.4, classifier null
+level 0.2, all chosen on the tuning halves of the development set (see those modules).
 """
 
 from __future__ import annotations
@@ -131,7 +136,8 @@ def apply_codebook(
     ``ANSWER_TEST_MIN`` answers on, the whole answer leans towards the theme more than
     shuffled-word answers do (``ANSWER_ALPHA``). A response gets a ``second_theme_id`` when a
     second theme also passes at ``alpha * SECOND_THEME_SHARE`` on a different word ("long waits
-    but lovely staff").
+    but lovely staff"). From ``selftrain.MIN_ANSWERS`` answers on, a classifier trained on these
+    matches adds answers the word test left in ``other`` (:mod:`bot.analysis.selftrain`).
 
     Args:
         alpha: significance level (0 sends everything to ``other``).
