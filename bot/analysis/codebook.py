@@ -41,6 +41,7 @@ from bot.analysis.model import (
     Progress,
     ThemeResult,
 )
+from bot.analysis.vectors import count_matrix
 from bot.errors import AnalysisError
 
 FIT_SAMPLE = 20000
@@ -185,7 +186,8 @@ def apply_codebook(
         report(progress, "learning from confident matches", 0.0)
         token_lists = [model.tokeniser.tokens(t) for t in texts]
         features = selftrain.Features(model.vectoriser.vocab).fit([token_lists[i] for i in fit_idx])
-        x = features.transform(token_lists, model.vectoriser.transform(texts))
+        dense = model.vectoriser.from_counts(count_matrix(token_lists, model.vectoriser.vocab))
+        x = features.transform(token_lists, dense)
         x_null = features.from_counts(model.null_counts, model.null_vecs)
         labels, learnt = selftrain.self_train(
             x, x_null, labels, evidence.p_values.min(axis=1), n_themes, seed=seed

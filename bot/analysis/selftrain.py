@@ -53,8 +53,10 @@ COHERENCE = 0.4
 C = 0.3
 CLASS_POWER = 0.5
 """Class weights are (balanced weight) ** CLASS_POWER: small themes count more, not fully."""
-TRAIN_MAX = 20000
+TRAIN_MAX = 10000
 """At most this many training answers (a seeded sample) bounds time on big inputs."""
+CHECK_MAX = 5000
+"""The coherence check cross-validates on at most this many of them (a seeded sample)."""
 
 
 class Features:
@@ -129,16 +131,25 @@ def self_train(
     strong = np.flatnonzero(counts >= MIN_SEEDS)
     if len(strong) == 0 or none.sum() < MIN_SEEDS:
         return labels, confidence
+    rng = np.random.default_rng(seed)
     idx = np.flatnonzero(np.isin(labels, strong) | none)
     if len(idx) > TRAIN_MAX:
-        idx = np.sort(np.random.default_rng(seed).choice(idx, TRAIN_MAX, replace=False))
+        idx = np.sort(rng.choice(idx, TRAIN_MAX, replace=False))
     y = labels[idx]
     freq = np.bincount(y, minlength=n_themes + 1).astype(float)
     weight = {int(c): float((len(y) / freq[c]) ** CLASS_POWER) for c in np.unique(y)}
     clf = LogisticRegression(C=C, class_weight=weight, max_iter=300)
+    check = np.arange(len(idx))
+    if len(check) > CHECK_MAX:
+        check = np.sort(rng.choice(check, CHECK_MAX, replace=False))
+    y_check = y[check]
     folds = StratifiedKFold(3, shuffle=True, random_state=seed)
-    cv = cross_val_predict(clf, x[idx], y, cv=folds)
-    coherent = [j for j in strong if (cv[y == j] == j).mean() >= COHERENCE]
+    cv = cross_val_predict(clf, x[idx[check]], y_check, cv=folds)
+    coherent = [
+        j
+        for j in strong
+        if (y_check == j).sum() >= 3 and (cv[y_check == j] == j).mean() >= COHERENCE
+    ]
     if not coherent:
         return labels, confidence
     clf.fit(x[idx], y)
