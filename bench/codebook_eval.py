@@ -1,8 +1,10 @@
 """Codebook matching on held-out development-set answers: full codebook and partial codebooks.
 
-Imported by ``bench/themes_bench.py --codebooks``. The significance level was chosen on the
-*tuning* halves (``split_indices(...)[0]``); every figure printed here is on the other halves
-(and on held-out halves with one label's answers removed), and the weakest figure is quoted.
+Imported by ``bench/quality.py`` (``bench/themes_bench.py --quality``). Every codebook setting
+(the significance levels and own-word frequency weight of ``bot/analysis/evidence.py``, the
+classifier settings of ``bot/analysis/selftrain.py``) was chosen on the *tuning* halves
+(``split_indices(...)[0]``); every figure printed here is on the other halves (and on held-out
+halves with one label's answers removed), and the weakest figure is quoted.
 """
 
 from __future__ import annotations

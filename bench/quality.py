@@ -1,6 +1,6 @@
 """Held-out quality of theme discovery and codebook matching on the development set.
 
-Nothing here is tuned: the codebook's significance level was chosen on the tuning halves
+Nothing here is tuned: the codebook's settings were chosen on the tuning halves
 (``codebook_eval.split_indices(n, seed)[0]``) and discovery has no data-set setting. Runs:
 
 * discovery: the held-out half of each of three random splits, each held-out half with one

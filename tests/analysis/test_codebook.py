@@ -13,9 +13,10 @@ from tests.analysis.conftest import DEV_DIR, make_comments
 
 # Accuracy counts an answer as right when it lands on its label's theme; with an honest
 # ``other`` answers with weak evidence are left unplaced. Measured on the 1,200-row sample
-# without examples: 0.405 (precision of the 639 placed answers 0.76); asserted with a margin.
-MIN_SAMPLE_ACCURACY = 0.38
-MIN_SAMPLE_PRECISION = 0.72
+# without examples: 0.477 (precision of the 831 placed answers 0.69; the word test alone gave
+# 0.405 and 0.76 on 639); asserted with a margin.
+MIN_SAMPLE_ACCURACY = 0.45
+MIN_SAMPLE_PRECISION = 0.66
 
 
 def _accuracy(result, labels, codebook: Codebook) -> float:
