@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -602,13 +602,10 @@ class InboundLogRepo:
                 InboundLog.platform_msg_id.in_(list(msg_ids)),
                 InboundLog.replies_attempted > 0,
             )
-            .values(
-                replies_attempted=InboundLog.replies_attempted - 1,
-                # Nothing attempted any more: no sending began (``claim_sending`` sees it so).
-                sending_at=case(
-                    (InboundLog.replies_attempted == 1, None), else_=InboundLog.sending_at
-                ),
-            )
+            # ``sending_at`` stays: it is also the claim (``claim_sending``) of whoever sends
+            # these replies, and that sender is still at it (it waits and tries again), so a
+            # redelivery of the message must still find it claimed.
+            .values(replies_attempted=InboundLog.replies_attempted - 1)
         )
 
     async def mark_uncertain(self, platform: str, msg_ids: Sequence[str]) -> None:

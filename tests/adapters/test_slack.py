@@ -784,3 +784,59 @@ async def test_stop_in_a_prompt_thread_stops_at_once_and_is_not_an_answer(
     assert [r.answer for r in rows] == ["Local groups know families"]
     notices = [p.get("text") or "" for p in harness.slack.received("chat.postEphemeral")]
     assert any("stopped taking part" in n for n in notices)
+
+
+async def test_a_reply_killed_while_it_waits_out_a_429_is_sent_once_after_restart(
+    slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
+) -> None:
+    """The first reply's post gets a 429 (Retry-After 30 s) and the process dies while it waits.
+    Slack refused that post and nothing else was written, so the reply must not count as
+    possibly delivered: after the restart every reply goes out exactly once, and none counts
+    as uncertain. (The attempt used to be noted on the first try and never taken back, so the
+    reply counted as in flight when the process died and was never sent.)"""
+    from storage.repositories import InboundLogRepo
+
+    settings = slack_settings(slack.api_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+
+    def worker() -> SlackAdapter:
+        return SlackAdapter(
+            settings.slack,
+            clock,
+            host="127.0.0.1",
+            port=0,
+            interval=0.0,
+            ledger=dispatcher,
+            channel_prompts=ChannelPrompts(settings, sessionmaker, clock, platform="slack"),
+        )
+
+    slack.plan("chat.postMessage", Plan(status=429, retry_after=30))
+    dying = worker()
+    await dying.start(dispatcher.handle)
+    body = json.dumps(
+        event_callback(message_event(LA_USER, "D0LA00429", "hello", "7.2", channel_type="im"))
+    )
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{dying.port}/slack/events"
+        async with http.post(url, data=body, headers=signed_headers(SECRET, body)) as response:
+            assert response.status == 200
+    await slack.wait_for("chat.postMessage", 1)
+    await asyncio.sleep(0.3)  # well inside the 30 s wait
+    running = list(dying._tasks)
+    for task in running:  # kill -9: nothing in flight survives
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    await dying.stop()
+    assert slack.posts("D0LA00429") == []
+
+    clock.advance(timedelta(seconds=5))
+    alive = worker()
+    await alive.start(dispatcher.handle)
+    await alive.drain()
+    await alive.stop()
+    async with dispatcher.sessionmaker() as session:
+        replies = (await session.scalars(select(InboundLog.replies))).one()
+        uncertain = await InboundLogRepo(session).uncertain_count("slack")
+    said = [p["text"] for p in slack.posts("D0LA00429")]
+    assert said == [r["text"] for r in replies]  # every reply, once, in order
+    assert uncertain == 0

@@ -521,3 +521,61 @@ async def test_seeded_random_faults_repeat_with_the_seed(tg: TelegramApiDouble) 
     first, again = await run(7), await run(7)
     assert first == again and {500, 429} <= set(first) and 200 in first
     assert len(tg.faults.injected) == first.count(500) + first.count(429)
+
+
+# -- a send counts as attempted only once its bytes may be on the wire ------------------------
+async def test_a_prompt_killed_while_its_chat_waits_out_a_429_is_sent_once_after_restart(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any
+) -> None:
+    """The scheduled pulse meets a 429 (retry after 20 s) for its chat; the process is SIGKILLed
+    while it waits. The outbox must not count it as possibly delivered (it was refused, and
+    nothing else was written): after the restart it goes out exactly once and is ``sent``.
+    (It used to be marked before the wait and stay marked, so it was settled ``uncertain`` and
+    never sent.)"""
+    from storage.models import OutboxRow
+    from tests.adapters.test_telegram_process import BotProcess
+    from tests.faults.scenario import FAR, PULSE, campaign_config
+
+    parent = 6301
+    section = {"telegram": {"token": tg.token, "base_url": tg.base_url}}
+    config = campaign_config(tmp_path, db_url, FAR, section)
+    bot = BotProcess(config, tmp_path / "bot.log", {"LISTENING_SCHEDULER_POLL": "1s"})
+
+    async def arrives(marker: str, timeout: float = 20) -> None:
+        await tg.wait_for(lambda: any(marker in t for t in tg.texts(parent)), timeout)
+
+    def keyboard() -> Any:
+        return [s for s in tg.sent if s.chat_id == parent and s.reply_markup][-1]
+
+    await bot.start()
+    try:
+        tg.text(parent, "/start")
+        await arrives("Do you agree")
+        tg.press(parent, keyboard(), "v:yes")
+        await arrives("best describes you")
+        tg.press(parent, keyboard(), "v:parents")
+        await arrives("taking part as")
+        await bot.terminate()
+
+        # the pulse falls due in a few seconds, and Telegram will hold the chat for 20 s
+        at = datetime.fromtimestamp(int(time.time()) + 3, UTC)
+        campaign_config(tmp_path, db_url, at, section)
+        tg.fail("sendMessage", Fault.flood(20, chat=parent))
+        await bot.start()
+        await tg.wait_for(
+            lambda: any(c.method == "sendMessage" and c.status == 429 for c in tg.calls), 30
+        )
+        await asyncio.sleep(1.0)  # well inside the 20 s wait
+        await bot.kill()
+        assert not any(PULSE in t for t in tg.texts(parent))
+
+        tg.chat_flood_until.clear()  # the flood is over by the time the bot is back
+        await bot.start()
+        await arrives(PULSE, 30)
+        await asyncio.sleep(2.0)  # room for a (wrong) second copy
+    finally:
+        assert await bot.terminate() == 0, (tmp_path / "bot.log").read_text()
+    assert sum(PULSE in t for t in tg.texts(parent)) == 1
+    async with sessionmaker() as session:
+        statuses = (await session.scalars(select(OutboxRow.status))).all()
+    assert "uncertain" not in statuses and "sent" in statuses, statuses

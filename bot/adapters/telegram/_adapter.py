@@ -29,7 +29,14 @@ from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.adapters.base import InboundSink, Leadership, ReplyLedger, UpdateQuarantine
+from bot.adapters.base import (
+    InboundSink,
+    Leadership,
+    ReplyLedger,
+    UpdateQuarantine,
+    WriteNote,
+    write_note,
+)
 from bot.adapters.telegram._delivery import (
     Caller,
     CallFailed,
@@ -100,6 +107,8 @@ class TelegramAdapter:
     """
 
     name = PLATFORM
+    notes_writes = True
+    """``send`` keeps a :class:`~bot.adapters.base.WriteNote` (after the rate-limit wait)."""
 
     def __init__(
         self,
@@ -273,17 +282,24 @@ class TelegramAdapter:
         """
         if not self.started:
             raise AdapterError("The Telegram adapter is not started.")
-        return await self._deliver(to, message, priority)
+        return await self._deliver(to, message, priority, note=write_note())
 
     async def _deliver(
-        self, to: Address, message: Outbound, priority: int, reply_to: str | None = None
+        self,
+        to: Address,
+        message: Outbound,
+        priority: int,
+        reply_to: str | None = None,
+        note: WriteNote | None = None,
     ) -> str | None:
         """Send one message (its pieces in order); each piece is tried until Telegram answers.
 
         A piece whose request got no answer after it was written may have arrived: it is not
         sent again, the rest still go, and the message is reported ``uncertain`` (returning
         None, as Slack's adapter does). ``reply_to`` is the inbound message this replies to:
-        the ledger notes each attempt right before its first request is written.
+        the ledger notes each attempt right before its first request is written. ``note``
+        (a scheduled prompt's outbox mark) is kept the same way: awaited after every wait,
+        right before the first part's request is written, and taken back after a refused try.
 
         Raises:
             CallFailed: when a piece could not be sent (the outcome is reported first).
@@ -301,7 +317,8 @@ class TelegramAdapter:
         doubt: str | None = None
         self._sends += 1
         number = self._sends
-        note = _AttemptNote(self, reply_to) if reply_to is not None and self.ledger else None
+        if note is None and reply_to is not None and self.ledger is not None:
+            note = _AttemptNote(self, reply_to)
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
             try:
@@ -323,6 +340,10 @@ class TelegramAdapter:
                 continue
             except CallFailed as exc:
                 attempts += exc.attempts
+                if isinstance(note, _AttemptNote) and not note.noted:
+                    # A reply given up on stays counted: after a crash the replies after it
+                    # (which may have gone out) must not be taken for unsent ones.
+                    await note.before()
                 where = f" (after {index} of {len(pieces)} parts)" if index else ""
                 await self._report(
                     to, message, "failed", attempts, None, exc.message + where, number
@@ -359,13 +380,19 @@ class TelegramAdapter:
             )
             return False
 
-    async def _not_attempted(self, msg_id: str) -> None:
-        """Take the note back: Telegram refused that try, so the reply has not arrived."""
+    async def _not_attempted(self, msg_id: str) -> bool:
+        """Take the note back: Telegram refused that try, so the reply has not arrived.
+
+        Returns False when the database did not take it (the note stands: at worst the reply
+        counts as uncertain after a crash, never as two attempts).
+        """
         assert self.ledger is not None
         try:
             await self.ledger.not_sent(PLATFORM, [msg_id])
+            return True
         except Exception as exc:
             log.warning("telegram: could not note a refused reply (%s)", type(exc).__name__)
+            return False
 
     async def _report(
         self,
@@ -914,8 +941,7 @@ class _AttemptNote:
 
     async def refused(self) -> None:
         if self.noted:
-            await self.adapter._not_attempted(self.msg_id)
-            self.noted = False
+            self.noted = not await self.adapter._not_attempted(self.msg_id)
 
 
 def _validate(settings: TelegramSettings) -> None:
