@@ -35,6 +35,10 @@ class ReplyLedger(Protocol):
     async def sending(self, platform: str, msg_ids: Sequence[str]) -> None:
         """The request of one more reply to each of these messages is about to be written."""
 
+    async def still_sending(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """This process is alive and still sending these messages' replies: renew its claims
+        (a claim not renewed for a while is taken over, see :meth:`unreplied`)."""
+
     async def not_sent(self, platform: str, msg_ids: Sequence[str]) -> None:
         """The try noted by :meth:`sending` was refused: that reply did not arrive."""
 
@@ -47,8 +51,13 @@ class ReplyLedger(Protocol):
     async def replied(self, platform: str, msg_ids: Sequence[str]) -> None:
         """Every reply to these inbound messages was delivered (or given up on)."""
 
-    async def unreplied(self, platform: str, handled_before: datetime) -> list[PendingReplies]:
-        """Recent messages handled before ``handled_before`` whose replies never went out."""
+    async def unreplied(
+        self, platform: str, handled_before: datetime, claimed_before: datetime | None = None
+    ) -> list[PendingReplies]:
+        """Recent messages handled before ``handled_before`` whose replies never went out, each
+        claimed for the caller (exactly one caller gets each): only batches nobody claimed, or
+        whose claim was last renewed (by an attempt) before ``claimed_before`` (default
+        ``handled_before``)."""
 
 
 class UpdateQuarantine(Protocol):

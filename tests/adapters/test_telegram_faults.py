@@ -579,3 +579,119 @@ async def test_a_prompt_killed_while_its_chat_waits_out_a_429_is_sent_once_after
     async with sessionmaker() as session:
         statuses = (await session.scalars(select(OutboxRow.status))).all()
     assert "uncertain" not in statuses and "sent" in statuses, statuses
+
+
+# -- webhook mode: any worker may take any update, so replies are claimed ---------------------
+def _webhook_settings(tmp_path: Path, tg: TelegramApiDouble, db_url: str) -> Settings:
+    import socket
+
+    tmp_path.mkdir(exist_ok=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return telegram_settings(
+        tmp_path,
+        tg,
+        db_url,
+        mode="webhook",
+        url=f"http://127.0.0.1:{port}/tg-hook",
+        secret_token="s3cret",
+        listen="127.0.0.1",
+        port=port,
+    )
+
+
+async def _committed_unsent(dispatcher: Dispatcher, clock: Any, chat: int) -> list[Outbound]:
+    """Replies committed for a message whose worker then died before sending any."""
+    from bot.events import Inbound
+
+    return await dispatcher.handle(
+        Inbound(
+            platform="telegram",
+            user_ref=str(chat),
+            address=Address("telegram", str(chat)),
+            received_at=clock.now(),
+            text="/start",
+            platform_msg_id=f"{chat}:1",
+        )
+    )
+
+
+async def test_two_webhook_workers_starting_together_resend_cut_off_replies_once(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any, clock: Any
+) -> None:
+    """A worker died after committing a message's replies. Two workers (re)start at once on the
+    same database: each claims what it resends, so the replies go out exactly once. (Both used
+    to resend everything they found.)"""
+    settings = _webhook_settings(tmp_path, tg, db_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    replies = await _committed_unsent(dispatcher, clock, 6401)
+    assert len(replies) >= 1 and tg.texts(6401) == []
+    clock.advance(timedelta(seconds=5))
+    workers = [
+        adapter_for(_webhook_settings(tmp_path / str(i), tg, db_url), clock, [], dispatcher)
+        for i in range(2)
+    ]
+    await asyncio.gather(*(w.start(dispatcher.handle) for w in workers))
+    try:
+        await tg.wait_for(lambda: len(tg.texts(6401)) >= len(replies), 10)
+        await asyncio.sleep(0.5)  # room for a (wrong) second copy
+    finally:
+        await asyncio.gather(*(w.stop() for w in workers))
+    assert tg.texts(6401) == [r.text for r in replies]
+
+
+async def test_a_webhook_worker_takes_over_replies_only_once_their_claim_is_stale(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any, clock: Any
+) -> None:
+    """Another worker claimed a message's replies (it is sending them, or it died): a worker
+    starting now leaves them alone while the claim is fresh, and its sweep sends them once the
+    claim was not renewed for ``claim_stale``, once."""
+    settings = _webhook_settings(tmp_path, tg, db_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    replies = await _committed_unsent(dispatcher, clock, 6402)
+    assert await dispatcher.claim_sending("telegram", "6402:1")  # the other worker, then dead
+    worker = adapter_for(settings, clock, [], dispatcher, claim_stale=0.6)
+    await worker.start(dispatcher.handle)
+    try:
+        await asyncio.sleep(0.8)  # sweeps ran; the claim is fresh by the database's clock
+        assert tg.texts(6402) == []
+        clock.advance(timedelta(seconds=5))  # nobody renewed it since
+        await tg.wait_for(lambda: len(tg.texts(6402)) >= len(replies), 10)
+        await asyncio.sleep(0.8)  # more sweeps: nothing twice
+    finally:
+        await worker.stop()
+    assert tg.texts(6402) == [r.text for r in replies]
+
+
+async def test_a_webhook_redelivery_of_a_claimed_message_sends_nothing_again(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any, clock: Any
+) -> None:
+    """Telegram redelivers an update to a second worker while the first still sends its
+    replies: only the claimant sends."""
+    settings = _webhook_settings(tmp_path, tg, db_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    first, second = (
+        adapter_for(_webhook_settings(tmp_path / str(i), tg, db_url), clock, [], dispatcher)
+        for i in range(2)
+    )
+    await first.start(dispatcher.handle)
+    await second.start(dispatcher.handle)
+    import aiohttp
+
+    tg.text(6403, "/start")
+    payload = tg.updates[-1]  # what Telegram posts to the webhook, and posts again
+    try:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+        async with aiohttp.ClientSession() as http:
+            for worker in (first, second):
+                url = f"http://127.0.0.1:{worker.webhook_port}/tg-hook"
+                async with http.post(url, json=payload, headers=headers) as response:
+                    assert response.status == 200
+        await tg.wait_for(lambda: len(tg.texts(6403)) >= 2, 10)
+        await asyncio.sleep(0.5)
+    finally:
+        await first.stop()
+        await second.stop()
+    texts = tg.texts(6403)
+    assert len(texts) == len(set(texts)), texts

@@ -41,6 +41,9 @@ CONSENT = "Your answers are kept without your name. Do you agree to take part?"
 PULSE = "How positive"
 """The fan-out prompt (the pulse flow's question); every other expected message is a reply."""
 PROMPTS = frozenset({PULSE})
+SCHEDULED = {PULSE: "pulse", "Tell it as it is": "challenge-1"}
+"""Messages a scheduled send may carry, and its flow: challenge 1's opening comes as the reply
+that ends the pulse, or from the outbox when challenge 1 was not waiting behind the pulse."""
 WAIT = 20.0
 """How long a person waits for the bot's next message before giving up (kills included)."""
 KILL_MARKERS = ("taking part as", PULSE, "that's all for", "example from your own")
@@ -334,7 +337,7 @@ async def judge(
             ).all()
             uncertain_rows = (
                 await session.execute(
-                    select(OutboxRow.id, PlatformAddress.chat_ref, OutboxRow.payload)
+                    select(OutboxRow.id, PlatformAddress.chat_ref, OutboxRow.flow_id)
                     .join(PlatformAddress, _same_participant(OutboxRow))
                     .where(
                         or_(
@@ -351,11 +354,10 @@ async def judge(
     stored: dict[str, Counter[str]] = {}
     for chat, flow, answer in rows:
         stored.setdefault(chat, Counter())["pulse" if flow == "pulse" else answer] += 1
-    uncertain_sends: dict[str, list[str]] = {}
-    """Per chat, the texts of the scheduled sends the outbox recorded as uncertain."""
-    for _, chat, payload in uncertain_rows:
-        messages = (payload or {}).get("messages") or []
-        uncertain_sends.setdefault(chat, []).extend(str(m.get("text", "")) for m in messages)
+    uncertain_sends: dict[str, set[str]] = {}
+    """Per chat, the flows whose scheduled send the outbox recorded as uncertain."""
+    for _, chat, flow in uncertain_rows:
+        uncertain_sends.setdefault(chat, set()).add(flow)
     before_t0 = {chat for chat, at in joined if at < t0}
     result.uncertain += [f"outbox row {row} recorded as uncertain" for row, _, _ in uncertain_rows]
     for number, person in enumerate(people):
@@ -377,7 +379,7 @@ async def judge(
             copies = sum(marker in t for t in texts)
             prompt = marker in PROMPTS
             if copies == 0:
-                if any(marker in t for t in uncertain_sends.get(person.chat, [])):
+                if SCHEDULED.get(marker) in uncertain_sends.get(person.chat, set()):
                     continue  # a scheduled send counted above, from the outbox
                 if plan.ambiguous(person.chat, marker):
                     result.uncertain.append(f"{who}: {marker!r} may have arrived (no answer)")

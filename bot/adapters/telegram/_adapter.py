@@ -20,6 +20,7 @@ import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -86,6 +87,9 @@ PICK_FIRST = "Tick at least one option, then press Done."
 SORRY = "Sorry, something went wrong with that message on our side. Please send it again."
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _POISON_TRIES = 5
+CLAIM_STALE = 15.0
+"""Webhook mode: seconds after which a claim on replies that was not renewed is taken over (a
+live worker renews its claims every third of this, and with every attempt)."""
 UNREADABLE = "telegram: skipped an update Telegram sent that could not be read (update %s)"
 
 
@@ -125,8 +129,10 @@ class TelegramAdapter:
         quarantine: UpdateQuarantine | None = None,
         leader: Leadership | None = None,
         request_timeout: float = 10.0,
+        claim_stale: float = CLAIM_STALE,
     ) -> None:
         _validate(settings)
+        self.claim_stale = claim_stale
         self.settings = settings
         self.clock = clock
         self.on_delivery = on_delivery
@@ -135,6 +141,9 @@ class TelegramAdapter:
         self.leader = leader
         self._replied: list[str] = []
         self._replied_waiting = asyncio.Event()
+        self._claims: set[str] = set()
+        """Webhook mode: messages whose replies this worker claimed and is sending."""
+        self._sweep: asyncio.Task[None] | None = None
         self._sending: GroupCommitter[str, None] = GroupCommitter(self._note_sending)
         self._started_at = clock.now()
         self._ledger_task: asyncio.Task[None] | None = None
@@ -209,6 +218,8 @@ class TelegramAdapter:
                 await self._drain(max(self.drain_timeout, 60.0))
                 await self._flush_replied()
                 await self._start_webhook()
+                if self.ledger is not None:
+                    self._sweep = asyncio.create_task(self._sweep_loop(), name="telegram-sweep")
             else:
                 await self.caller.call(
                     "deleteWebhook",
@@ -241,6 +252,11 @@ class TelegramAdapter:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._sweep is not None:
+            self._sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweep
+            self._sweep = None
         await self._stop_recovery()
         await self._drain(self.drain_timeout)
         if self._ledger_task is not None:
@@ -452,10 +468,23 @@ class TelegramAdapter:
                 self._outboxes.pop(chat, None)
 
     def _queue_replies(
-        self, address: Address, replies: Sequence[Outbound], msg_id: str | None = None
+        self,
+        address: Address,
+        replies: Sequence[Outbound],
+        msg_id: str | None = None,
+        *,
+        claimed: bool = False,
     ) -> None:
         chat = address.chat_ref
         tracked = msg_id is not None and bool(replies) and self.ledger is not None
+        if tracked and self.settings.mode == "webhook":
+            # Any worker may get any update (or Telegram's redelivery of it): whoever claims
+            # the replies in the inbound log sends them, nobody else.
+            self._enqueue(
+                chat,
+                lambda: self._send_claimed(address, list(replies), msg_id or "", claimed),
+            )
+            return
         for reply in replies:
             # Each reply's attempt is noted right before its request is written (``reply_to``):
             # after a crash, the ones never attempted are sent, the one in flight is not.
@@ -468,6 +497,63 @@ class TelegramAdapter:
         if tracked:
             # Runs after the replies in this chat's queue, whether they went out or failed.
             self._enqueue(chat, lambda: self._note_replied(msg_id or ""))
+
+    async def _send_claimed(
+        self, address: Address, replies: list[Outbound], msg_id: str, claimed: bool
+    ) -> None:
+        """Webhook mode: claim one message's replies (unless already claimed for us), send them
+        in order while renewing the claim, then note them replied.
+
+        If the claim cannot be made (the database is away), nothing is sent here: the batch
+        stays unclaimed and a sweep (:meth:`_sweep_loop`) sends it once the database is back.
+        """
+        assert self.ledger is not None
+        if not claimed:
+            try:
+                if not await self.ledger.claim_sending(PLATFORM, msg_id):
+                    return  # another worker (or an earlier delivery) sends them
+            except Exception as exc:
+                log.warning(
+                    "telegram: could not claim replies (%s); a sweep sends them later",
+                    type(exc).__name__,
+                )
+                return
+        self._claims.add(msg_id)
+        try:
+            for reply in replies:
+                with contextlib.suppress(CallFailed):  # already reported
+                    await self._deliver(address, reply, REPLY, msg_id)
+            await self._note_replied(msg_id)
+        finally:
+            self._claims.discard(msg_id)
+
+    async def _sweep_loop(self) -> None:
+        """Webhook mode: renew this worker's claims, and send replies whose sender died.
+
+        Every third of ``claim_stale`` seconds: the claims on replies this worker is sending
+        are renewed, and any batch whose claim was not renewed for ``claim_stale`` (its worker
+        died, here or elsewhere) is claimed and sent, by exactly one worker.
+        """
+        stale = timedelta(seconds=self.claim_stale)
+        while True:
+            await asyncio.sleep(self.claim_stale / 3)
+            assert self.ledger is not None
+            try:
+                if self._claims:
+                    await self.ledger.still_sending(PLATFORM, sorted(self._claims))
+                before = self.clock.now() - stale
+                pending = await self.ledger.unreplied(PLATFORM, before, claimed_before=before)
+            except Exception as exc:
+                log.warning("telegram: reply sweep failed (%s)", type(exc).__name__)
+                continue
+            if pending:
+                log.warning(
+                    "telegram: sending %d reply batch(es) a stopped worker left", len(pending)
+                )
+            for item in pending:
+                self._queue_replies(
+                    item.address, list(item.replies), item.platform_msg_id, claimed=True
+                )
 
     async def _note_sending(self, msg_ids: Sequence[str]) -> list[None | BaseException]:
         assert self.ledger is not None
@@ -521,13 +607,23 @@ class TelegramAdapter:
         self._recovering = True  # database work: stop() lets it finish, never cancels it
         try:
             await self._flush_replied()
-            pending = await self.ledger.unreplied(PLATFORM, self._started_at)
+            claimed_before = None
+            if self.settings.mode == "webhook":
+                # Other workers may be sending what they handled before this start: only
+                # batches whose claim went stale are taken (the sweep takes the rest later).
+                claimed_before = self.clock.now() - timedelta(seconds=self.claim_stale)
+            pending = await self.ledger.unreplied(
+                PLATFORM, self._started_at, claimed_before=claimed_before
+            )
         finally:
             self._recovering = False
         if pending:
             log.warning("telegram: sending %d reply batch(es) cut off by a restart", len(pending))
         for item in pending:
-            self._queue_replies(item.address, list(item.replies), item.platform_msg_id)
+            # ``unreplied`` claimed them for this process
+            self._queue_replies(
+                item.address, list(item.replies), item.platform_msg_id, claimed=True
+            )
 
     async def _stop_recovery(self) -> None:
         task, self._recovery = self._recovery, None
