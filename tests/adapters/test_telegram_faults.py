@@ -695,3 +695,51 @@ async def test_a_webhook_redelivery_of_a_claimed_message_sends_nothing_again(
         await second.stop()
     texts = tg.texts(6403)
     assert len(texts) == len(set(texts)), texts
+
+
+async def test_quarantined_updates_of_people_not_taking_part_are_purged_like_contact_details(
+    sessionmaker: Any, clock: Any
+) -> None:
+    """An unreadable update from someone who never joined is personal data no campaign holds:
+    retention removes it once older than the shortest contact-details period (90 days here),
+    while a participant's own stays until their contact details go."""
+    from bot.privacy.retention import run_purge
+    from storage.quarantine import QuarantineRepo
+    from tests.helpers import Person
+    from tests.privacy.test_retention import _settings
+
+    settings = _settings(anonymise=False)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    joined = Person(dispatcher, platform="telegram", user_ref="6501")
+    await joined.say("/start")
+    await joined.say("1")
+    await joined.say("yes")
+    async with sessionmaker.begin() as session:
+        repo = QuarantineRepo(session)
+        for update_id, ref in ((1, "6501"), (2, "6502")):  # a participant's, a stranger's
+            await repo.keep(
+                "telegram",
+                update_id,
+                {"update_id": update_id},
+                "x",
+                clock.now(),
+                chat_ref=ref,
+                user_ref=ref,
+            )
+
+    async def purge(apply: bool) -> Any:
+        async with sessionmaker.begin() as session:
+            return await run_purge(session, settings, clock.now(), apply=apply)
+
+    async def kept() -> list[str | None]:
+        async with sessionmaker() as session:
+            return list(await session.scalars(select(QuarantinedUpdate.chat_ref)))
+
+    clock.advance(timedelta(days=89))
+    assert (await purge(apply=False)).quarantined_of_others == 0
+    clock.advance(timedelta(days=2))
+    assert (await purge(apply=False)).quarantined_of_others == 1
+    done = await purge(apply=True)
+    assert done.quarantined_of_others == 1 and done.counts()["quarantined_of_others"] == 1
+    assert await kept() == ["6501"]
+    assert (await purge(apply=False)).quarantined_of_others == 0
