@@ -840,3 +840,62 @@ async def test_a_reply_killed_while_it_waits_out_a_429_is_sent_once_after_restar
     said = [p["text"] for p in slack.posts("D0LA00429")]
     assert said == [r["text"] for r in replies]  # every reply, once, in order
     assert uncertain == 0
+
+
+async def test_cut_off_replies_are_sent_even_if_the_database_is_away_when_the_bot_starts(
+    slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
+) -> None:
+    """The process died after committing a message's replies; when the next one starts, the
+    database does not answer at first (it often is away right after a crash). The look-up for
+    cut-off replies is tried again until it works, and they go out once (it used to be tried
+    once: they then waited for the next restart)."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot.events import Address, Inbound
+
+    settings = slack_settings(slack.api_url)
+
+    class AwayAtFirst(Dispatcher):
+        """The real dispatcher, whose database refuses the first two look-ups."""
+
+        refusals = 2
+
+        async def unreplied(self, *args: Any, **kwargs: Any) -> Any:
+            if self.refusals:
+                self.refusals -= 1
+                raise OperationalError("SELECT", {}, Exception("the database is away"))
+            return await super().unreplied(*args, **kwargs)
+
+    dispatcher = AwayAtFirst(settings, sessionmaker, clock)
+    committed = await dispatcher.handle(
+        Inbound(
+            platform="slack",
+            user_ref=LA_USER,
+            address=Address("slack", "D0LA00003"),
+            received_at=clock.now(),
+            kind="text",
+            text="hello",
+            platform_msg_id="D0LA00003:1700000000.000300",
+            group_hint="la",
+        )
+    )
+    clock.advance(timedelta(seconds=5))
+    adapter = SlackAdapter(
+        settings.slack,
+        clock,
+        host="127.0.0.1",
+        port=0,
+        interval=0.0,
+        ledger=dispatcher,
+        channel_prompts=ChannelPrompts(settings, sessionmaker, clock, platform="slack"),
+    )
+    await adapter.start(dispatcher.handle)
+    try:
+        await slack.wait_for("chat.postMessage", len(committed), timeout=10)
+        await adapter.drain()
+    finally:
+        await adapter.stop()
+    assert dispatcher.refusals == 0
+    assert [p.get("text") for p in slack.received("chat.postMessage")] == [
+        r.text for r in committed
+    ]

@@ -743,3 +743,36 @@ async def test_quarantined_updates_of_people_not_taking_part_are_purged_like_con
     assert done.quarantined_of_others == 1 and done.counts()["quarantined_of_others"] == 1
     assert await kept() == ["6501"]
     assert (await purge(apply=False)).quarantined_of_others == 0
+
+
+async def test_cut_off_replies_go_out_even_if_the_database_is_away_at_restart(
+    tsettings: Settings, tg: TelegramApiDouble, sessionmaker: Any, clock: Any
+) -> None:
+    """The look-up for replies a crash cut off fails at first (the database is away right after
+    the restart): it is tried again, and they go out once (it used to be tried once, and they
+    then waited for the next restart)."""
+    from sqlalchemy.exc import OperationalError
+
+    class AwayAtFirst(Dispatcher):
+        """The real dispatcher, whose database refuses the first two look-ups."""
+
+        refusals = 2
+
+        async def unreplied(self, *args: Any, **kwargs: Any) -> Any:
+            if self.refusals:
+                self.refusals -= 1
+                raise OperationalError("SELECT", {}, Exception("the database is away"))
+            return await super().unreplied(*args, **kwargs)
+
+    dispatcher = AwayAtFirst(tsettings, sessionmaker, clock)
+    committed = await _committed_unsent(dispatcher, clock, 6404)
+    clock.advance(timedelta(seconds=5))
+    adapter = adapter_for(tsettings, clock, [], dispatcher)
+    await adapter.start(dispatcher.handle)
+    try:
+        await tg.wait_for(lambda: len(tg.texts(6404)) >= len(committed), 10)
+        await asyncio.sleep(0.3)
+    finally:
+        await adapter.stop()
+    assert dispatcher.refusals == 0
+    assert tg.texts(6404) == [r.text for r in committed]

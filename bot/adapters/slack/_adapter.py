@@ -147,6 +147,7 @@ class SlackAdapter:
         self.app.error(self._on_error)
         self._verifier = SignatureVerifier(settings.signing_secret or "")
         self._sink: InboundSink | None = None
+        self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -161,6 +162,7 @@ class SlackAdapter:
         once, in the background, as soon as the bot listens again.
         """
         self._sink = sink
+        self._stopping = False
         self._started_at = self.clock.now()
         if self.channel_prompts is None:
             self.channel_prompts = _prompts_from(sink)
@@ -191,7 +193,22 @@ class SlackAdapter:
         """
         if self.ledger is None:
             return
-        pending = await self.ledger.unreplied(PLATFORM, self._started_at)
+        delay = 0.5
+        while True:
+            try:
+                pending = await self.ledger.unreplied(PLATFORM, self._started_at)
+                break
+            except Exception as exc:  # noqa: BLE001 - the database is away: try again
+                # (it often is right after a crash); giving up would leave them for the next
+                # restart
+                log.warning(
+                    "slack: could not look for replies a restart cut off (%s); retrying",
+                    _kind(exc),
+                )
+                if self._stopping:
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
         if pending:
             log.warning("slack: sending %d reply batch(es) cut off by a restart", len(pending))
         for item in pending:
@@ -256,6 +273,7 @@ class SlackAdapter:
 
     async def stop(self) -> None:
         """Stop listening, let in-flight work and replies finish, release connections."""
+        self._stopping = True
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None

@@ -66,7 +66,7 @@ from bot.batching import GroupCommitter
 from bot.clock import Clock
 from bot.config import TelegramSettings
 from bot.errors import AdapterError, BotError, ConfigError
-from bot.events import Address, DeliveryOutcome, Inbound, Outbound
+from bot.events import Address, DeliveryOutcome, Inbound, Outbound, PendingReplies
 
 log = logging.getLogger(__name__)
 
@@ -604,19 +604,36 @@ class TelegramAdapter:
         busy = list(self._workers.values())
         if busy:
             await asyncio.wait(busy)
-        self._recovering = True  # database work: stop() lets it finish, never cancels it
-        try:
-            await self._flush_replied()
-            claimed_before = None
-            if self.settings.mode == "webhook":
-                # Other workers may be sending what they handled before this start: only
-                # batches whose claim went stale are taken (the sweep takes the rest later).
-                claimed_before = self.clock.now() - timedelta(seconds=self.claim_stale)
-            pending = await self.ledger.unreplied(
-                PLATFORM, self._started_at, claimed_before=claimed_before
-            )
-        finally:
-            self._recovering = False
+        pending: list[PendingReplies] | None = None
+        delay = 0.5
+        while pending is None:
+            self._recovering = True  # database work: stop() lets it finish, never cancels it
+            try:
+                await self._flush_replied()
+                claimed_before = None
+                if self.settings.mode == "webhook":
+                    # Other workers may be sending what they handled before this start: only
+                    # batches whose claim went stale are taken (the sweep takes the rest later).
+                    claimed_before = self.clock.now() - timedelta(seconds=self.claim_stale)
+                pending = await self.ledger.unreplied(
+                    PLATFORM, self._started_at, claimed_before=claimed_before
+                )
+            except Exception as exc:
+                # The database is away (it often is right after a crash): never give up on
+                # them, or they would wait for the next restart.
+                log.warning(
+                    "telegram: could not look for replies a restart cut off (%s); retrying",
+                    type(exc).__name__,
+                )
+                if self.settings.mode == "webhook":
+                    return  # the sweep takes them once the database is back
+            finally:
+                self._recovering = False
+            if pending is None:
+                if self._stopping.is_set():
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
         if pending:
             log.warning("telegram: sending %d reply batch(es) cut off by a restart", len(pending))
         for item in pending:
