@@ -899,3 +899,37 @@ async def test_cut_off_replies_are_sent_even_if_the_database_is_away_when_the_bo
     assert [p.get("text") for p in slack.received("chat.postMessage")] == [
         r.text for r in committed
     ]
+
+
+async def test_a_scheduled_post_is_noted_only_right_before_each_request(
+    slack: SlackApiDouble, clock: ManualClock
+) -> None:
+    """The outbox's "about to send" note (a write note) is taken after every wait, right before
+    a request, and taken back after Slack refused one (429): a process killed while the post
+    waits out ``Retry-After`` has nothing standing that says it may have been delivered."""
+    from bot.adapters.base import noting_writes
+    from bot.events import Address, Outbound
+
+    steps: list[tuple[str, float]] = []
+
+    class Note:
+        async def before(self) -> None:
+            steps.append(("before", time.monotonic()))
+
+        async def refused(self) -> None:
+            steps.append(("refused", time.monotonic()))
+
+    settings = slack_settings(slack.api_url)
+    adapter = SlackAdapter(settings.slack, clock, host="127.0.0.1", port=0, interval=0.0)
+    assert adapter.notes_writes
+    await adapter.start(lambda inbound: asyncio.sleep(0, []))
+    slack.plan("chat.postMessage", Plan(status=429, retry_after=1))
+    try:
+        with noting_writes(Note()):
+            ts = await adapter.send(Address("slack", "D0LA00004"), Outbound("A prompt"))
+    finally:
+        await adapter.stop()
+    assert ts is not None
+    assert [kind for kind, _ in steps] == ["before", "refused", "before"]
+    assert steps[2][1] - steps[1][1] >= 0.9  # noted again only after Retry-After
+    assert [p.get("text") for p in slack.posts("D0LA00004")] == ["A prompt"]

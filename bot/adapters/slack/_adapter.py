@@ -98,6 +98,9 @@ class SlackAdapter:
         post_timeout: seconds before an unanswered Web API call counts as timed out.
     """
 
+    notes_writes = True
+    """``send`` keeps a :class:`~bot.adapters.base.WriteNote` (after the pacing wait)."""
+
     name = PLATFORM
 
     def __init__(

@@ -108,6 +108,8 @@ class TelegramAdapter:
         quarantine: where updates that cannot be read are kept (else they are only skipped).
         leader: the polling lease; only its holder polls (default: always this process).
         request_timeout: seconds a Bot API call may take to answer (long polls get more).
+        claim_stale: webhook mode: seconds after which another worker's claim on replies that
+            was not renewed is taken over (it renews every third of this while alive).
     """
 
     name = PLATFORM
