@@ -323,6 +323,11 @@ class Dispatcher:
         async with self.sessionmaker.begin() as session:
             return await InboundLogRepo(session).claim_sending(platform, msg_id, self.clock.now())
 
+    async def still_sending(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """Renew the claims on these messages' replies (see :class:`ReplyLedger`)."""
+        async with self.sessionmaker.begin() as session:
+            await InboundLogRepo(session).renew_sending(platform, msg_ids, self.clock.now())
+
     async def not_sent(self, platform: str, msg_ids: Sequence[str]) -> None:
         """Take back a :meth:`sending` note: the platform refused that try."""
         async with self.sessionmaker.begin() as session:
@@ -338,12 +343,23 @@ class Dispatcher:
         async with self.sessionmaker.begin() as session:
             await InboundLogRepo(session).mark_replied(platform, msg_ids, self.clock.now())
 
-    async def unreplied(self, platform: str, handled_before: datetime) -> list[PendingReplies]:
-        """Replies committed in the last day (by an earlier process) that never went out."""
+    async def unreplied(
+        self,
+        platform: str,
+        handled_before: datetime,
+        claimed_before: datetime | None = None,
+    ) -> list[PendingReplies]:
+        """Replies committed in the last day that never went out, each claimed for this caller
+        (see :meth:`InboundLogRepo.unreplied`: a batch whose sender renewed its claim since
+        ``claimed_before`` is left to it)."""
         now = self.clock.now()
         async with self.sessionmaker.begin() as session:
             rows = await InboundLogRepo(session).unreplied(
-                platform, since=now - REPLAY_WINDOW, handled_before=handled_before
+                platform,
+                since=now - REPLAY_WINDOW,
+                handled_before=handled_before,
+                claimed_before=claimed_before,
+                now=now,
             )
         return [
             PendingReplies(

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import (
     Enrolment,
@@ -350,15 +351,29 @@ class OutboxRepo:
         On PostgreSQL concurrent senders skip each other's rows (``FOR UPDATE SKIP LOCKED``);
         on SQLite the transaction holds the database's write lock. A claim that lapsed is not
         claimable here: :meth:`recover` first decides what it becomes.
+
+        A person's sends keep their planned order across processes: a send is not taken while
+        an earlier one of the same person and campaign is claimed by another sender (perhaps
+        one that died before preparing it). Taking it would start the later flow first and
+        queue the earlier one behind it (challenge 1 before the pulse due at the same time).
         """
         if not platforms:
             return []
+        earlier = aliased(OutboxRow)
+        held_elsewhere = exists().where(
+            earlier.participant_id == OutboxRow.participant_id,
+            earlier.campaign_id == OutboxRow.campaign_id,
+            earlier.id < OutboxRow.id,
+            earlier.status == "sending",
+            earlier.claimed_by != holder,
+        )
         due = self._locked(
             select(OutboxRow.id)
             .where(
                 OutboxRow.platform.in_(list(platforms)),
                 OutboxRow.status == "pending",
                 OutboxRow.next_attempt_at <= now,
+                ~held_elsewhere,
             )
             .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
             .limit(limit)
@@ -430,6 +445,23 @@ class OutboxRepo:
             )
             owned.update(result.scalars().all())
         return owned
+
+    async def unmark_attempts(self, holder: str, ids: Sequence[int], now: datetime) -> None:
+        """Take back :meth:`mark_attempts` on rows ``holder`` still holds: the platform refused
+        that try (a 429, an error answer, a connection that never opened), so the part did not
+        arrive and a crash from here on must not count it as possibly delivered."""
+        if not ids:
+            return
+        await self.session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id.in_(list(ids)),
+                OutboxRow.claimed_by == holder,
+                OutboxRow.status == "sending",
+            )
+            .values(attempt_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
     async def recover(
         self, now: datetime, *, everyone: bool = False, exclude_holder: str | None = None

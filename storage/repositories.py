@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -609,7 +609,8 @@ class InboundLogRepo:
 
         Called (and committed) right before each reply's first request, so after a crash the
         count tells the replies never attempted (sent on restart) from the one that may have
-        arrived (not repeated).
+        arrived (not repeated). ``sending_at`` becomes ``now``: a sender's claim is fresh while
+        it works, and only a stale one may be taken over (:meth:`unreplied`).
         """
         if not msg_ids:
             return
@@ -620,10 +621,21 @@ class InboundLogRepo:
                 InboundLog.platform_msg_id.in_(list(msg_ids)),
                 InboundLog.replied_at.is_(None),
             )
-            .values(
-                replies_attempted=InboundLog.replies_attempted + 1,
-                sending_at=func.coalesce(InboundLog.sending_at, now),
+            .values(replies_attempted=InboundLog.replies_attempted + 1, sending_at=now)
+        )
+
+    async def renew_sending(self, platform: str, msg_ids: Sequence[str], now: datetime) -> None:
+        """The sender of these messages' replies is alive and still at it: renew its claim."""
+        if not msg_ids:
+            return
+        await self.session.execute(
+            update(InboundLog)
+            .where(
+                InboundLog.platform == platform,
+                InboundLog.platform_msg_id.in_(list(msg_ids)),
+                InboundLog.replied_at.is_(None),
             )
+            .values(sending_at=now)
         )
 
     async def unmark_sending(self, platform: str, msg_ids: Sequence[str]) -> None:
@@ -637,13 +649,10 @@ class InboundLogRepo:
                 InboundLog.platform_msg_id.in_(list(msg_ids)),
                 InboundLog.replies_attempted > 0,
             )
-            .values(
-                replies_attempted=InboundLog.replies_attempted - 1,
-                # Nothing attempted any more: no sending began (``claim_sending`` sees it so).
-                sending_at=case(
-                    (InboundLog.replies_attempted == 1, None), else_=InboundLog.sending_at
-                ),
-            )
+            # ``sending_at`` stays: it is also the claim (``claim_sending``) of whoever sends
+            # these replies, and that sender is still at it (it waits and tries again), so a
+            # redelivery of the message must still find it claimed.
+            .values(replies_attempted=InboundLog.replies_attempted - 1)
         )
 
     async def mark_uncertain(self, platform: str, msg_ids: Sequence[str]) -> None:
@@ -702,9 +711,23 @@ class InboundLogRepo:
         )
 
     async def unreplied(
-        self, platform: str, since: datetime, handled_before: datetime, limit: int = 500
+        self,
+        platform: str,
+        since: datetime,
+        handled_before: datetime,
+        limit: int = 500,
+        *,
+        claimed_before: datetime | None = None,
+        now: datetime | None = None,
     ) -> list[tuple[str, str, list[dict[str, Any]]]]:
-        """Messages handled since ``since`` whose replies did not all go out, oldest first.
+        """Messages handled since ``since`` whose replies did not all go out, oldest first,
+        each claimed for the caller: exactly one caller gets each batch.
+
+        A batch is taken only if nobody claimed its sending (``sending_at``) or the claim was
+        last renewed before ``claimed_before`` (default ``handled_before``): a sender renews it
+        with every attempt, so a live one keeps its batch and a dead one's goes to whoever
+        takes it first. Taking it stamps ``sending_at`` with ``now`` in the same statement, so
+        two processes recovering at once never both get it.
 
         Only a person's latest message counts: if they wrote again after it, the conversation has
         moved on and its replies would ask again what they already answered. Of the others, the
@@ -734,6 +757,8 @@ class InboundLogRepo:
             )
             .values(replied_at=since)
         )
+        claimed_before = handled_before if claimed_before is None else claimed_before
+        unclaimed = or_(InboundLog.sending_at.is_(None), InboundLog.sending_at < claimed_before)
         rows = await self.session.execute(
             select(
                 InboundLog.id,
@@ -753,14 +778,29 @@ class InboundLogRepo:
                 InboundLog.platform == platform,
                 InboundLog.replied_at.is_(None),
                 InboundLog.handled_at < handled_before,
+                unclaimed,
             )
             .order_by(InboundLog.id)
             .limit(limit)
         )
+        found = list(rows)
+        if found:
+            taken = set(
+                (
+                    await self.session.execute(
+                        update(InboundLog)
+                        .where(InboundLog.id.in_([r.id for r in found]), unclaimed)
+                        .values(sending_at=now or handled_before)
+                        .returning(InboundLog.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).scalars()
+            )
+            found = [r for r in found if r.id in taken]
         due: list[tuple[str, str, list[dict[str, Any]]]] = []
         cut_off: list[int] = []
         finished: list[int] = []
-        for r in rows:
+        for r in found:
             if r.replies_attempted:
                 cut_off.append(r.id)
             rest = list(r.replies)[r.replies_attempted :]

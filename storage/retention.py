@@ -8,6 +8,11 @@ enrolment, progress and consent records for that campaign go with them). A perso
 several campaigns keeps their contact details until every one of those campaigns says they may go.
 Anyone left with nothing at all is removed entirely.
 
+Updates kept in quarantine (unreadable, see :mod:`storage.quarantine`) from someone who is not
+taking part (no participant has their chat or user id) belong to no campaign: they are removed
+once older than the shortest contact-details period any campaign sets, counted from when they
+came. Without any retention set they are kept until deleted, like everything else.
+
 :func:`purge` computes exactly what :func:`purge` with ``apply=True`` removes, so a dry run lists
 precisely what a real run will do at the same moment.
 """
@@ -16,10 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import (
     Base,
@@ -28,6 +34,7 @@ from storage.models import (
     FlowProgress,
     Participant,
     PlatformAddress,
+    QuarantinedUpdate,
     Response,
 )
 from storage.personal_data import (
@@ -55,6 +62,8 @@ class CampaignRetention:
     contact_details_until: datetime | None
     answers_until: datetime | None
     anonymise: bool
+    contact_details_for: timedelta | None = None
+    """How long contact details are kept after the close (the period itself)."""
 
 
 @dataclass(slots=True)
@@ -72,12 +81,18 @@ class PurgeReport:
     campaigns: list[CampaignPurge] = field(default_factory=list)
     participants_removed: list[str] = field(default_factory=list)
     rows_removed: dict[str, int] = field(default_factory=dict)
+    quarantined_of_others: int = 0
+    """Quarantined updates from people not taking part, past the shortest contact period."""
 
     @property
     def empty(self) -> bool:
-        return not self.participants_removed and not any(
-            c.contact_details_of or c.answers_deleted or c.answers_anonymised
-            for c in self.campaigns
+        return (
+            not self.participants_removed
+            and not self.quarantined_of_others
+            and not any(
+                c.contact_details_of or c.answers_deleted or c.answers_anonymised
+                for c in self.campaigns
+            )
         )
 
     def counts(self) -> dict[str, int]:
@@ -87,6 +102,7 @@ class PurgeReport:
             "answers_deleted": sum(c.answers_deleted for c in self.campaigns),
             "answers_anonymised": sum(c.answers_anonymised for c in self.campaigns),
             "participants_removed": len(self.participants_removed),
+            "quarantined_of_others": self.quarantined_of_others,
         }
 
 
@@ -148,6 +164,12 @@ async def purge(
                 done.answers_deleted = int(count or 0)
     leftovers = await _left_with_nothing(session, by_campaign, now)
     report.participants_removed = [pseudonym for _, pseudonym in leftovers]
+    others = _quarantined_of_others(policies, now)
+    if others is not None:
+        report.quarantined_of_others = int(
+            await session.scalar(select(func.count()).select_from(QuarantinedUpdate).where(others))
+            or 0
+        )
     if apply:
         for pid in contact_pids:
             await _remove_contact_details(session, pid, report.rows_removed)
@@ -155,7 +177,41 @@ async def purge(
             await _remove_answers(session, policy, report.rows_removed)
         for pid, _ in leftovers:
             await _remove_participant(session, pid, report.rows_removed)
+        if others is not None and report.quarantined_of_others:
+            result = await session.execute(delete(QuarantinedUpdate).where(others))
+            name = QuarantinedUpdate.__tablename__
+            report.rows_removed[name] = report.rows_removed.get(name, 0) + int(result.rowcount)
     return report
+
+
+def _quarantined_of_others(
+    policies: Sequence[CampaignRetention], now: datetime
+) -> ColumnElement[bool] | None:
+    """Which quarantined updates are due: from no participant's chat or user id, and older than
+    the shortest contact-details period (None when no campaign sets one)."""
+    periods = [p.contact_details_for for p in policies if p.contact_details_for is not None]
+    if not periods:
+        return None
+    known = exists().where(
+        PlatformAddress.platform == QuarantinedUpdate.platform,
+        or_(
+            and_(
+                QuarantinedUpdate.chat_ref.is_not(None),
+                or_(
+                    PlatformAddress.chat_ref == QuarantinedUpdate.chat_ref,
+                    PlatformAddress.user_ref == QuarantinedUpdate.chat_ref,
+                ),
+            ),
+            and_(
+                QuarantinedUpdate.user_ref.is_not(None),
+                or_(
+                    PlatformAddress.user_ref == QuarantinedUpdate.user_ref,
+                    PlatformAddress.chat_ref == QuarantinedUpdate.user_ref,
+                ),
+            ),
+        ),
+    )
+    return and_(QuarantinedUpdate.received_at < now - min(periods), ~known)
 
 
 async def _has_address(session: AsyncSession, pid: int) -> bool:

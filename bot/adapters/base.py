@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+import contextvars
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -33,6 +35,10 @@ class ReplyLedger(Protocol):
     async def sending(self, platform: str, msg_ids: Sequence[str]) -> None:
         """The request of one more reply to each of these messages is about to be written."""
 
+    async def still_sending(self, platform: str, msg_ids: Sequence[str]) -> None:
+        """This process is alive and still sending these messages' replies: renew its claims
+        (a claim not renewed for a while is taken over, see :meth:`unreplied`)."""
+
     async def not_sent(self, platform: str, msg_ids: Sequence[str]) -> None:
         """The try noted by :meth:`sending` was refused: that reply did not arrive."""
 
@@ -45,8 +51,13 @@ class ReplyLedger(Protocol):
     async def replied(self, platform: str, msg_ids: Sequence[str]) -> None:
         """Every reply to these inbound messages was delivered (or given up on)."""
 
-    async def unreplied(self, platform: str, handled_before: datetime) -> list[PendingReplies]:
-        """Recent messages handled before ``handled_before`` whose replies never went out."""
+    async def unreplied(
+        self, platform: str, handled_before: datetime, claimed_before: datetime | None = None
+    ) -> list[PendingReplies]:
+        """Recent messages handled before ``handled_before`` whose replies never went out, each
+        claimed for the caller (exactly one caller gets each): only batches nobody claimed, or
+        whose claim was last renewed (by an attempt) before ``claimed_before`` (default
+        ``handled_before``)."""
 
 
 class UpdateQuarantine(Protocol):
@@ -77,3 +88,40 @@ class Leadership(Protocol):
 
     async def release(self) -> None:
         """Give it up (another process may take it at once)."""
+
+
+class WriteNote(Protocol):
+    """Whoever must know, durably, that a message may have reached the platform.
+
+    An adapter that supports it (``notes_writes = True``) awaits :meth:`before` right before
+    it writes the request of a message's first part, after every wait (pacing, a 429's
+    ``retry_after``, backoff), and :meth:`refused` after a try that certainly did not arrive
+    (the platform refused it, or the request never left). So a message counts as possibly
+    delivered only from the moment its bytes may be on the wire, never while it waits.
+    """
+
+    async def before(self) -> None:
+        """Note the coming write (committed before returning); raise to stop the send."""
+
+    async def refused(self) -> None:
+        """Take the note back: that try did not arrive."""
+
+
+_WRITE_NOTE: contextvars.ContextVar[WriteNote | None] = contextvars.ContextVar(
+    "write_note", default=None
+)
+
+
+@contextlib.contextmanager
+def noting_writes(note: WriteNote) -> Iterator[None]:
+    """Within this block, an adapter's ``send`` tells ``note`` when it is about to write."""
+    token = _WRITE_NOTE.set(note)
+    try:
+        yield
+    finally:
+        _WRITE_NOTE.reset(token)
+
+
+def write_note() -> WriteNote | None:
+    """The note the current ``send`` must keep (see :func:`noting_writes`), if any."""
+    return _WRITE_NOTE.get()

@@ -61,3 +61,8 @@ def purge(
             + ", ".join(report.participants_removed)
             + "."
         )
+    if report.quarantined_of_others:
+        out.print(
+            f"{verb} {report.quarantined_of_others} quarantined update(s) from people not "
+            "taking part."
+        )

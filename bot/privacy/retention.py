@@ -32,6 +32,7 @@ def policies(settings: Settings) -> list[CampaignRetention]:
                 closes + contact if contact is not None else None,
                 closes + answers if answers is not None else None,
                 retention.anonymise,
+                contact,
             )
         )
     return found

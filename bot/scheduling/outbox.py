@@ -43,7 +43,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.adapters.base import Adapter
+from bot.adapters.base import Adapter, noting_writes
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, outbound_from_json, outbound_to_json
@@ -362,19 +362,27 @@ class OutboxSender:
             adapter = self.adapters.get(address.platform)
             if adapter is None:
                 raise AdapterError(f"no {address.platform} adapter is running in this process")
+            # An adapter that keeps a write note marks each part itself, after its rate-limit
+            # and retry waits, right before the request is written; for any other the mark
+            # comes first (a crash while it waits then counts the part as uncertain).
+            late = bool(getattr(adapter, "notes_writes", False))
             for message in messages[parts:]:
-                try:
-                    owned = await journal.mark(item.id, parts, uncertain)
-                except MarkRefused as exc:
-                    return self._unmarked(item, parts, uncertain, exc)
-                if not owned:
-                    report.taken_over += 1
-                    log.warning("outbox send %s was taken over by another sender", item.id)
-                    return None
+                mark = _Mark(journal, item.id, parts, uncertain)
                 outcomes: list[DeliveryOutcome] = []
                 token = _current_send.set(outcomes)
                 try:
-                    msg_id = await adapter.send(address, message)
+                    if late:
+                        with noting_writes(mark):
+                            msg_id = await adapter.send(address, message)
+                    else:
+                        await mark.before()
+                        msg_id = await adapter.send(address, message)
+                except MarkRefused as exc:
+                    return self._unmarked(item, parts, uncertain, exc)
+                except _TakenOver:
+                    report.taken_over += 1
+                    log.warning("outbox send %s was taken over by another sender", item.id)
+                    return None
                 finally:
                     _current_send.reset(token)
                 bad = [o for o in outcomes if o.status != "sent"]
@@ -494,6 +502,44 @@ class OutboxSender:
             )
 
         return retry
+
+
+class _TakenOver(Exception):
+    """The row is no longer this sender's (its claim lapsed and another took it): do not send."""
+
+
+class _Mark:
+    """One part's durable "about to send" mark (a :class:`~bot.adapters.base.WriteNote`).
+
+    ``before`` commits the mark (raising :class:`MarkRefused` or :class:`_TakenOver` to stop
+    the send); ``refused`` takes it back after a try the platform refused, so only a part whose
+    request may have been written is ever found marked after a crash.
+    """
+
+    __slots__ = ("item_id", "journal", "marked", "parts", "uncertain")
+
+    def __init__(self, journal: SendJournal, item_id: int, parts: int, uncertain: int) -> None:
+        self.journal = journal
+        self.item_id = item_id
+        self.parts = parts
+        self.uncertain = uncertain
+        self.marked = False
+
+    async def before(self) -> None:
+        if self.marked:
+            return
+        if not await self.journal.mark(self.item_id, self.parts, self.uncertain):
+            raise _TakenOver()
+        self.marked = True
+
+    async def refused(self) -> None:
+        if not self.marked:
+            return
+        try:
+            await self.journal.unmark(self.item_id)
+            self.marked = False
+        except MarkRefused:
+            log.warning("outbox send %s: could not take back its mark", self.item_id)
 
 
 def _with_payload(item: OutboxItem, payload: dict[str, object]) -> OutboxItem:

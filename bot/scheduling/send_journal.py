@@ -55,6 +55,7 @@ class SendJournal:
         self.holder = holder
         self.lease = lease
         self._marks: list[tuple[tuple[int, int, int], asyncio.Future[bool]]] = []
+        self._unmarks: list[tuple[int, asyncio.Future[bool]]] = []
         self._records: list[Record] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -88,6 +89,20 @@ class SendJournal:
         self._wake.set()
         return await future
 
+    async def unmark(self, outbox_id: int) -> None:
+        """Commit "the part marked last did not go after all" (the platform refused that try);
+        wait for it.
+
+        Raises:
+            MarkRefused: the database did not take it (the mark stands: after a crash that part
+                counts as uncertain, never as sent twice).
+        """
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._unmarks.append((outbox_id, future))
+        self._idle.clear()
+        self._wake.set()
+        await future
+
     def record(self, record: Record) -> None:
         """Queue a result; it is committed with the next group."""
         self._records.append(record)
@@ -106,7 +121,7 @@ class SendJournal:
     async def _run(self) -> None:
         failures = 0
         while True:
-            if not (self._marks or self._records):
+            if not (self._marks or self._records or self._unmarks):
                 self._idle.set()
                 if self._closing:
                     return
@@ -114,13 +129,16 @@ class SendJournal:
                 self._wake.clear()
                 continue
             marks, self._marks = self._marks, []
+            unmarks, self._unmarks = self._unmarks, []
             records, self._records = self._records, []
             try:
-                owned = await self._commit(records, [key for key, _ in marks])
+                owned = await self._commit(
+                    records, [key for key, _ in marks], [key for key, _ in unmarks]
+                )
             except Exception as exc:  # noqa: BLE001 - the database is unavailable: keep results
                 failures += 1
                 log.warning("outbox: recording sends failed (%s); retrying", type(exc).__name__)
-                for _, future in marks:
+                for _, future in [*marks, *unmarks]:
                     if not future.done():
                         future.set_exception(MarkRefused(str(exc)))
                 if self._closing and failures >= CLOSE_TRIES:
@@ -137,15 +155,22 @@ class SendJournal:
             for key, future in marks:
                 if not future.done():
                     future.set_result(key[0] in owned)
+            for _, future in unmarks:
+                if not future.done():
+                    future.set_result(True)
 
-    async def _commit(self, records: list[Record], marks: list[tuple[int, int, int]]) -> set[int]:
+    async def _commit(
+        self, records: list[Record], marks: list[tuple[int, int, int]], unmarks: list[int]
+    ) -> set[int]:
         async with self.sessionmaker.begin() as session:
             repo = OutboxRepo(session)
             for record in records:
                 await record(repo)
             owned: set[int] = set()
+            now = self.clock.now()
+            if unmarks:
+                await repo.unmark_attempts(self.holder, unmarks, now)
             if marks:
-                now = self.clock.now()
                 owned = await repo.mark_attempts(self.holder, marks, now, now + self.lease)
         self.commits += 1
         return owned

@@ -784,3 +784,152 @@ async def test_stop_in_a_prompt_thread_stops_at_once_and_is_not_an_answer(
     assert [r.answer for r in rows] == ["Local groups know families"]
     notices = [p.get("text") or "" for p in harness.slack.received("chat.postEphemeral")]
     assert any("stopped taking part" in n for n in notices)
+
+
+async def test_a_reply_killed_while_it_waits_out_a_429_is_sent_once_after_restart(
+    slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
+) -> None:
+    """The first reply's post gets a 429 (Retry-After 30 s) and the process dies while it waits.
+    Slack refused that post and nothing else was written, so the reply must not count as
+    possibly delivered: after the restart every reply goes out exactly once, and none counts
+    as uncertain. (The attempt used to be noted on the first try and never taken back, so the
+    reply counted as in flight when the process died and was never sent.)"""
+    from storage.repositories import InboundLogRepo
+
+    settings = slack_settings(slack.api_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+
+    def worker() -> SlackAdapter:
+        return SlackAdapter(
+            settings.slack,
+            clock,
+            host="127.0.0.1",
+            port=0,
+            interval=0.0,
+            ledger=dispatcher,
+            channel_prompts=ChannelPrompts(settings, sessionmaker, clock, platform="slack"),
+        )
+
+    slack.plan("chat.postMessage", Plan(status=429, retry_after=30))
+    dying = worker()
+    await dying.start(dispatcher.handle)
+    body = json.dumps(
+        event_callback(message_event(LA_USER, "D0LA00429", "hello", "7.2", channel_type="im"))
+    )
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{dying.port}/slack/events"
+        async with http.post(url, data=body, headers=signed_headers(SECRET, body)) as response:
+            assert response.status == 200
+    await slack.wait_for("chat.postMessage", 1)
+    await asyncio.sleep(0.3)  # well inside the 30 s wait
+    running = list(dying._tasks)
+    for task in running:  # kill -9: nothing in flight survives
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    await dying.stop()
+    assert slack.posts("D0LA00429") == []
+
+    clock.advance(timedelta(seconds=5))
+    alive = worker()
+    await alive.start(dispatcher.handle)
+    await alive.drain()
+    await alive.stop()
+    async with dispatcher.sessionmaker() as session:
+        replies = (await session.scalars(select(InboundLog.replies))).one()
+        uncertain = await InboundLogRepo(session).uncertain_count("slack")
+    said = [p["text"] for p in slack.posts("D0LA00429")]
+    assert said == [r["text"] for r in replies]  # every reply, once, in order
+    assert uncertain == 0
+
+
+async def test_cut_off_replies_are_sent_even_if_the_database_is_away_when_the_bot_starts(
+    slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
+) -> None:
+    """The process died after committing a message's replies; when the next one starts, the
+    database does not answer at first (it often is away right after a crash). The look-up for
+    cut-off replies is tried again until it works, and they go out once (it used to be tried
+    once: they then waited for the next restart)."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot.events import Address, Inbound
+
+    settings = slack_settings(slack.api_url)
+
+    class AwayAtFirst(Dispatcher):
+        """The real dispatcher, whose database refuses the first two look-ups."""
+
+        refusals = 2
+
+        async def unreplied(self, *args: Any, **kwargs: Any) -> Any:
+            if self.refusals:
+                self.refusals -= 1
+                raise OperationalError("SELECT", {}, Exception("the database is away"))
+            return await super().unreplied(*args, **kwargs)
+
+    dispatcher = AwayAtFirst(settings, sessionmaker, clock)
+    committed = await dispatcher.handle(
+        Inbound(
+            platform="slack",
+            user_ref=LA_USER,
+            address=Address("slack", "D0LA00003"),
+            received_at=clock.now(),
+            kind="text",
+            text="hello",
+            platform_msg_id="D0LA00003:1700000000.000300",
+            group_hint="la",
+        )
+    )
+    clock.advance(timedelta(seconds=5))
+    adapter = SlackAdapter(
+        settings.slack,
+        clock,
+        host="127.0.0.1",
+        port=0,
+        interval=0.0,
+        ledger=dispatcher,
+        channel_prompts=ChannelPrompts(settings, sessionmaker, clock, platform="slack"),
+    )
+    await adapter.start(dispatcher.handle)
+    try:
+        await slack.wait_for("chat.postMessage", len(committed), timeout=10)
+        await adapter.drain()
+    finally:
+        await adapter.stop()
+    assert dispatcher.refusals == 0
+    assert [p.get("text") for p in slack.received("chat.postMessage")] == [
+        r.text for r in committed
+    ]
+
+
+async def test_a_scheduled_post_is_noted_only_right_before_each_request(
+    slack: SlackApiDouble, clock: ManualClock
+) -> None:
+    """The outbox's "about to send" note (a write note) is taken after every wait, right before
+    a request, and taken back after Slack refused one (429): a process killed while the post
+    waits out ``Retry-After`` has nothing standing that says it may have been delivered."""
+    from bot.adapters.base import noting_writes
+    from bot.events import Address, Outbound
+
+    steps: list[tuple[str, float]] = []
+
+    class Note:
+        async def before(self) -> None:
+            steps.append(("before", time.monotonic()))
+
+        async def refused(self) -> None:
+            steps.append(("refused", time.monotonic()))
+
+    settings = slack_settings(slack.api_url)
+    adapter = SlackAdapter(settings.slack, clock, host="127.0.0.1", port=0, interval=0.0)
+    assert adapter.notes_writes
+    await adapter.start(lambda inbound: asyncio.sleep(0, []))
+    slack.plan("chat.postMessage", Plan(status=429, retry_after=1))
+    try:
+        with noting_writes(Note()):
+            ts = await adapter.send(Address("slack", "D0LA00004"), Outbound("A prompt"))
+    finally:
+        await adapter.stop()
+    assert ts is not None
+    assert [kind for kind, _ in steps] == ["before", "refused", "before"]
+    assert steps[2][1] - steps[1][1] >= 0.9  # noted again only after Retry-After
+    assert [p.get("text") for p in slack.posts("D0LA00004")] == ["A prompt"]

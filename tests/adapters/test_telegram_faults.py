@@ -521,3 +521,258 @@ async def test_seeded_random_faults_repeat_with_the_seed(tg: TelegramApiDouble) 
     first, again = await run(7), await run(7)
     assert first == again and {500, 429} <= set(first) and 200 in first
     assert len(tg.faults.injected) == first.count(500) + first.count(429)
+
+
+# -- a send counts as attempted only once its bytes may be on the wire ------------------------
+async def test_a_prompt_killed_while_its_chat_waits_out_a_429_is_sent_once_after_restart(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any
+) -> None:
+    """The scheduled pulse meets a 429 (retry after 20 s) for its chat; the process is SIGKILLed
+    while it waits. The outbox must not count it as possibly delivered (it was refused, and
+    nothing else was written): after the restart it goes out exactly once and is ``sent``.
+    (It used to be marked before the wait and stay marked, so it was settled ``uncertain`` and
+    never sent.)"""
+    from storage.models import OutboxRow
+    from tests.adapters.test_telegram_process import BotProcess
+    from tests.faults.scenario import FAR, PULSE, campaign_config
+
+    parent = 6301
+    section = {"telegram": {"token": tg.token, "base_url": tg.base_url}}
+    config = campaign_config(tmp_path, db_url, FAR, section)
+    bot = BotProcess(config, tmp_path / "bot.log", {"LISTENING_SCHEDULER_POLL": "1s"})
+
+    async def arrives(marker: str, timeout: float = 20) -> None:
+        await tg.wait_for(lambda: any(marker in t for t in tg.texts(parent)), timeout)
+
+    def keyboard() -> Any:
+        return [s for s in tg.sent if s.chat_id == parent and s.reply_markup][-1]
+
+    await bot.start()
+    try:
+        tg.text(parent, "/start")
+        await arrives("Do you agree")
+        tg.press(parent, keyboard(), "v:yes")
+        await arrives("best describes you")
+        tg.press(parent, keyboard(), "v:parents")
+        await arrives("taking part as")
+        await bot.terminate()
+
+        # the pulse falls due in a few seconds, and Telegram will hold the chat for 20 s
+        at = datetime.fromtimestamp(int(time.time()) + 3, UTC)
+        campaign_config(tmp_path, db_url, at, section)
+        tg.fail("sendMessage", Fault.flood(20, chat=parent))
+        await bot.start()
+        await tg.wait_for(
+            lambda: any(c.method == "sendMessage" and c.status == 429 for c in tg.calls), 30
+        )
+        await asyncio.sleep(1.0)  # well inside the 20 s wait
+        await bot.kill()
+        assert not any(PULSE in t for t in tg.texts(parent))
+
+        tg.chat_flood_until.clear()  # the flood is over by the time the bot is back
+        await bot.start()
+        await arrives(PULSE, 30)
+        await asyncio.sleep(2.0)  # room for a (wrong) second copy
+    finally:
+        assert await bot.terminate() == 0, (tmp_path / "bot.log").read_text()
+    assert sum(PULSE in t for t in tg.texts(parent)) == 1
+    async with sessionmaker() as session:
+        statuses = (await session.scalars(select(OutboxRow.status))).all()
+    assert "uncertain" not in statuses and "sent" in statuses, statuses
+
+
+# -- webhook mode: any worker may take any update, so replies are claimed ---------------------
+def _webhook_settings(tmp_path: Path, tg: TelegramApiDouble, db_url: str) -> Settings:
+    import socket
+
+    tmp_path.mkdir(exist_ok=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return telegram_settings(
+        tmp_path,
+        tg,
+        db_url,
+        mode="webhook",
+        url=f"http://127.0.0.1:{port}/tg-hook",
+        secret_token="s3cret",
+        listen="127.0.0.1",
+        port=port,
+    )
+
+
+async def _committed_unsent(dispatcher: Dispatcher, clock: Any, chat: int) -> list[Outbound]:
+    """Replies committed for a message whose worker then died before sending any."""
+    from bot.events import Inbound
+
+    return await dispatcher.handle(
+        Inbound(
+            platform="telegram",
+            user_ref=str(chat),
+            address=Address("telegram", str(chat)),
+            received_at=clock.now(),
+            text="/start",
+            platform_msg_id=f"{chat}:1",
+        )
+    )
+
+
+async def test_two_webhook_workers_starting_together_resend_cut_off_replies_once(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any, clock: Any
+) -> None:
+    """A worker died after committing a message's replies. Two workers (re)start at once on the
+    same database: each claims what it resends, so the replies go out exactly once. (Both used
+    to resend everything they found.)"""
+    settings = _webhook_settings(tmp_path, tg, db_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    replies = await _committed_unsent(dispatcher, clock, 6401)
+    assert len(replies) >= 1 and tg.texts(6401) == []
+    clock.advance(timedelta(seconds=5))
+    workers = [
+        adapter_for(_webhook_settings(tmp_path / str(i), tg, db_url), clock, [], dispatcher)
+        for i in range(2)
+    ]
+    await asyncio.gather(*(w.start(dispatcher.handle) for w in workers))
+    try:
+        await tg.wait_for(lambda: len(tg.texts(6401)) >= len(replies), 10)
+        await asyncio.sleep(0.5)  # room for a (wrong) second copy
+    finally:
+        await asyncio.gather(*(w.stop() for w in workers))
+    assert tg.texts(6401) == [r.text for r in replies]
+
+
+async def test_a_webhook_worker_takes_over_replies_only_once_their_claim_is_stale(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any, clock: Any
+) -> None:
+    """Another worker claimed a message's replies (it is sending them, or it died): a worker
+    starting now leaves them alone while the claim is fresh, and its sweep sends them once the
+    claim was not renewed for ``claim_stale``, once."""
+    settings = _webhook_settings(tmp_path, tg, db_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    replies = await _committed_unsent(dispatcher, clock, 6402)
+    assert await dispatcher.claim_sending("telegram", "6402:1")  # the other worker, then dead
+    worker = adapter_for(settings, clock, [], dispatcher, claim_stale=0.6)
+    await worker.start(dispatcher.handle)
+    try:
+        await asyncio.sleep(0.8)  # sweeps ran; the claim is fresh by the database's clock
+        assert tg.texts(6402) == []
+        clock.advance(timedelta(seconds=5))  # nobody renewed it since
+        await tg.wait_for(lambda: len(tg.texts(6402)) >= len(replies), 10)
+        await asyncio.sleep(0.8)  # more sweeps: nothing twice
+    finally:
+        await worker.stop()
+    assert tg.texts(6402) == [r.text for r in replies]
+
+
+async def test_a_webhook_redelivery_of_a_claimed_message_sends_nothing_again(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any, clock: Any
+) -> None:
+    """Telegram redelivers an update to a second worker while the first still sends its
+    replies: only the claimant sends."""
+    settings = _webhook_settings(tmp_path, tg, db_url)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    first, second = (
+        adapter_for(_webhook_settings(tmp_path / str(i), tg, db_url), clock, [], dispatcher)
+        for i in range(2)
+    )
+    await first.start(dispatcher.handle)
+    await second.start(dispatcher.handle)
+    import aiohttp
+
+    tg.text(6403, "/start")
+    payload = tg.updates[-1]  # what Telegram posts to the webhook, and posts again
+    try:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+        async with aiohttp.ClientSession() as http:
+            for worker in (first, second):
+                url = f"http://127.0.0.1:{worker.webhook_port}/tg-hook"
+                async with http.post(url, json=payload, headers=headers) as response:
+                    assert response.status == 200
+        await tg.wait_for(lambda: len(tg.texts(6403)) >= 2, 10)
+        await asyncio.sleep(0.5)
+    finally:
+        await first.stop()
+        await second.stop()
+    texts = tg.texts(6403)
+    assert len(texts) == len(set(texts)), texts
+
+
+async def test_quarantined_updates_of_people_not_taking_part_are_purged_like_contact_details(
+    sessionmaker: Any, clock: Any
+) -> None:
+    """An unreadable update from someone who never joined is personal data no campaign holds:
+    retention removes it once older than the shortest contact-details period (90 days here),
+    while a participant's own stays until their contact details go."""
+    from bot.privacy.retention import run_purge
+    from storage.quarantine import QuarantineRepo
+    from tests.helpers import Person
+    from tests.privacy.test_retention import _settings
+
+    settings = _settings(anonymise=False)
+    dispatcher = Dispatcher(settings, sessionmaker, clock)
+    joined = Person(dispatcher, platform="telegram", user_ref="6501")
+    await joined.say("/start")
+    await joined.say("1")
+    await joined.say("yes")
+    async with sessionmaker.begin() as session:
+        repo = QuarantineRepo(session)
+        for update_id, ref in ((1, "6501"), (2, "6502")):  # a participant's, a stranger's
+            await repo.keep(
+                "telegram",
+                update_id,
+                {"update_id": update_id},
+                "x",
+                clock.now(),
+                chat_ref=ref,
+                user_ref=ref,
+            )
+
+    async def purge(apply: bool) -> Any:
+        async with sessionmaker.begin() as session:
+            return await run_purge(session, settings, clock.now(), apply=apply)
+
+    async def kept() -> list[str | None]:
+        async with sessionmaker() as session:
+            return list(await session.scalars(select(QuarantinedUpdate.chat_ref)))
+
+    clock.advance(timedelta(days=89))
+    assert (await purge(apply=False)).quarantined_of_others == 0
+    clock.advance(timedelta(days=2))
+    assert (await purge(apply=False)).quarantined_of_others == 1
+    done = await purge(apply=True)
+    assert done.quarantined_of_others == 1 and done.counts()["quarantined_of_others"] == 1
+    assert await kept() == ["6501"]
+    assert (await purge(apply=False)).quarantined_of_others == 0
+
+
+async def test_cut_off_replies_go_out_even_if_the_database_is_away_at_restart(
+    tsettings: Settings, tg: TelegramApiDouble, sessionmaker: Any, clock: Any
+) -> None:
+    """The look-up for replies a crash cut off fails at first (the database is away right after
+    the restart): it is tried again, and they go out once (it used to be tried once, and they
+    then waited for the next restart)."""
+    from sqlalchemy.exc import OperationalError
+
+    class AwayAtFirst(Dispatcher):
+        """The real dispatcher, whose database refuses the first two look-ups."""
+
+        refusals = 2
+
+        async def unreplied(self, *args: Any, **kwargs: Any) -> Any:
+            if self.refusals:
+                self.refusals -= 1
+                raise OperationalError("SELECT", {}, Exception("the database is away"))
+            return await super().unreplied(*args, **kwargs)
+
+    dispatcher = AwayAtFirst(tsettings, sessionmaker, clock)
+    committed = await _committed_unsent(dispatcher, clock, 6404)
+    clock.advance(timedelta(seconds=5))
+    adapter = adapter_for(tsettings, clock, [], dispatcher)
+    await adapter.start(dispatcher.handle)
+    try:
+        await tg.wait_for(lambda: len(tg.texts(6404)) >= len(committed), 10)
+        await asyncio.sleep(0.3)
+    finally:
+        await adapter.stop()
+    assert dispatcher.refusals == 0
+    assert tg.texts(6404) == [r.text for r in committed]

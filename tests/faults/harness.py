@@ -111,6 +111,8 @@ class BotUnderTest:
         self._restarting: asyncio.Task[None] | None = None
         self._watchers: set[asyncio.Task[None]] = set()
         self._kill_points: list[str] = []
+        self.kill_times: list[float] = []
+        """``time.monotonic()`` of each SIGKILL (the doubles stamp their calls the same way)."""
 
     @property
     def alive(self) -> bool:
@@ -158,6 +160,7 @@ class BotUnderTest:
         assert self.proc is not None
         self._expected = True
         os.kill(self.proc.pid, signal.SIGKILL)
+        self.kill_times.append(time.monotonic())
         self.kills += 1
         self._kill_points.append(why)
         self._restarting = asyncio.get_running_loop().create_task(self._restart())

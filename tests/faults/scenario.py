@@ -41,6 +41,9 @@ CONSENT = "Your answers are kept without your name. Do you agree to take part?"
 PULSE = "How positive"
 """The fan-out prompt (the pulse flow's question); every other expected message is a reply."""
 PROMPTS = frozenset({PULSE})
+SCHEDULED = {PULSE: "pulse", "Tell it as it is": "challenge-1"}
+"""Messages a scheduled send may carry, and its flow: challenge 1's opening comes as the reply
+that ends the pulse, or from the outbox when challenge 1 was not waiting behind the pulse."""
 WAIT = 20.0
 """How long a person waits for the bot's next message before giving up (kills included)."""
 KILL_MARKERS = ("taking part as", PULSE, "that's all for", "example from your own")
@@ -84,6 +87,8 @@ class Person:
     """The platform's user id when it differs from ``chat`` (Slack's DM channel)."""
     blocks: bool = False
     """Blocks the bot once enrolled (the platform then refuses every message to them)."""
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+    """``(time.monotonic(), what)`` of each step taken and each message that came (diagnostics)."""
 
 
 @dataclass(slots=True)
@@ -112,6 +117,10 @@ class RunResult:
     refused_starts: int = 0
     """Times it exited on its own just after the database was unavailable (restarted too)."""
     kill_points: list[str] = field(default_factory=list)
+    kill_times: list[float] = field(default_factory=list)
+    diagnostics: list[str] = field(default_factory=list)
+    """For each message found missing: what the database and the double knew (for reading
+    after a failed run; ``result.json``)."""
     seconds: float = 0.0
 
     def save(self, path: Path) -> None:
@@ -208,7 +217,9 @@ async def _play(
             person.enrolling = False
         elif await act(person, step, previous) is False:
             person.stuck = f"could not act on {previous and previous.expect!r}"
+            person.timeline.append((time.monotonic(), person.stuck))
             return
+        person.timeline.append((time.monotonic(), f"{step.action} -> expects {step.expect!r}"))
         if step.stores is not None:
             person.answered.append(step.stores)
         wait = WAIT * 3 if step.action == "wait" else WAIT
@@ -218,7 +229,9 @@ async def _play(
 
         if not await until(arrived, step.expect, wait):
             person.stuck = step.expect
+            person.timeline.append((time.monotonic(), "gave up"))
             return
+        person.timeline.append((time.monotonic(), "came"))
         person.done += 1
         previous = step
         if person.blocks and step.expect == "taking part as" and block is not None:
@@ -298,6 +311,7 @@ async def judge(
     db_url: str,
     plan: FaultPlan,
     t0: datetime,
+    calls: Callable[[str], list[tuple[float, str]]] | None = None,
 ) -> None:
     """Compare what people did with what the platform received and what was stored.
 
@@ -323,7 +337,7 @@ async def judge(
             ).all()
             uncertain_rows = (
                 await session.execute(
-                    select(OutboxRow.id, PlatformAddress.chat_ref)
+                    select(OutboxRow.id, PlatformAddress.chat_ref, OutboxRow.flow_id)
                     .join(PlatformAddress, _same_participant(OutboxRow))
                     .where(
                         or_(
@@ -336,12 +350,16 @@ async def judge(
     finally:
         await engine.dispose()
     recorded = await _uncertain_replies(db_url)
+    log_rows = await _inbound_rows(db_url)
     stored: dict[str, Counter[str]] = {}
     for chat, flow, answer in rows:
         stored.setdefault(chat, Counter())["pulse" if flow == "pulse" else answer] += 1
-    uncertain_prompts = {chat for _, chat in uncertain_rows}
+    uncertain_sends: dict[str, set[str]] = {}
+    """Per chat, the flows whose scheduled send the outbox recorded as uncertain."""
+    for _, chat, flow in uncertain_rows:
+        uncertain_sends.setdefault(chat, set()).add(flow)
     before_t0 = {chat for chat, at in joined if at < t0}
-    result.uncertain += [f"outbox row {row} recorded as uncertain" for row, _ in uncertain_rows]
+    result.uncertain += [f"outbox row {row} recorded as uncertain" for row, _, _ in uncertain_rows]
     for number, person in enumerate(people):
         who = f"person #{number}"
         mine = stored.get(person.chat, Counter())
@@ -361,20 +379,133 @@ async def judge(
             copies = sum(marker in t for t in texts)
             prompt = marker in PROMPTS
             if copies == 0:
-                if prompt and person.chat in uncertain_prompts:
-                    continue  # counted above, from the outbox
+                if SCHEDULED.get(marker) in uncertain_sends.get(person.chat, set()):
+                    continue  # a scheduled send counted above, from the outbox
                 if plan.ambiguous(person.chat, marker):
                     result.uncertain.append(f"{who}: {marker!r} may have arrived (no answer)")
                     excused += 1
                     continue
+                if _cut_off_in_flight(marker, person, log_rows.get(person.chat, []), result):
+                    result.uncertain.append(
+                        f"{who}: {marker!r} was in flight when the bot was killed "
+                        "(recorded uncertain)"
+                    )
+                    excused += 1
+                    continue
                 where = result.prompts_unsent if prompt else result.replies_unsent
                 where.append(f"{who}: {marker!r} never reached the platform")
+                result.diagnostics.append(
+                    _diagnose(who, marker, person, log_rows.get(person.chat, []), plan, calls)
+                )
             elif copies > 1:
                 where = result.prompts_twice if prompt else result.replies_twice
                 where.append(f"{who}: {marker!r} reached the platform {copies} times")
         # replies the bot itself recorded as uncertain, beyond those already counted above
         for _ in range(recorded.get(person.chat, 0) - excused):
             result.uncertain.append(f"{who}: a reply the bot recorded as uncertain")
+
+
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    """One inbound log row, as the verdict reads it."""
+
+    id: int
+    handled_at: datetime
+    sending_at: datetime | None
+    replied_at: datetime | None
+    attempted: int
+    uncertain: int
+    replies: tuple[str, ...]
+
+    def __str__(self) -> str:
+        def hms(at: datetime | None) -> str:
+            return f"{at:%H:%M:%S.%f}" if at is not None else "-"
+
+        return (
+            f"#{self.id} handled {hms(self.handled_at)} sending {hms(self.sending_at)} replied "
+            f"{hms(self.replied_at)} attempted {self.attempted} uncertain {self.uncertain} "
+            f"replies {[r[:25] for r in self.replies]}"
+        )
+
+
+def _cut_off_in_flight(marker: str, person: Person, rows: list[LogRow], result: RunResult) -> bool:
+    """Whether a missing reply is one the bot recorded as possibly delivered because a kill
+    came while its request may have been on the wire.
+
+    That is the one case where a reply may legitimately never arrive: the attempt is noted
+    (committed) right before the request is written, and a SIGKILL between the two leaves it
+    unknown. It must be among the replies the bot noted as attempted for that message (the
+    restarted bot goes on noting the ones after it, so it need not be the last), the bot must
+    have counted one of them uncertain, and a kill must have come while the person waited for
+    it. A reply merely waiting its turn when the process died is never noted, so it is not
+    excused (``tests/adapters`` kill the process during such waits and check it arrives).
+    """
+    acted = [at for at, what in person.timeline if "expects" in what and marker in what]
+    gave_up = [at for at, what in person.timeline if what == "gave up"]
+    if not acted:
+        return False
+    start, end = acted[-1], (gave_up[-1] if gave_up else float("inf"))
+    if not any(start <= kill <= end for kill in result.kill_times):
+        return False
+    return any(
+        row.uncertain > 0 and any(marker in text for text in row.replies[: row.attempted])
+        for row in rows
+    )
+
+
+def _diagnose(
+    who: str,
+    marker: str,
+    person: Person,
+    rows: list[LogRow],
+    plan: FaultPlan,
+    calls: Callable[[str], list[tuple[float, str]]] | None,
+) -> str:
+    """One line on a missing message: the person's steps, the double's calls to that chat, the
+    faults it met and the inbound log's rows (times are ``time.monotonic()``, as kill times)."""
+    steps = "; ".join(f"{at:.2f} {what}" for at, what in person.timeline)
+    seen = "; ".join(f"{at:.2f} {what}" for at, what in calls(person.chat)) if calls else "?"
+    faults = "; ".join(
+        f"{f.at:.2f} {f.kind} on {(f.text or '')[:30]!r}"
+        for f in plan.injected
+        if f.chat == person.chat
+    )
+    return (
+        f"{who} missing {marker!r}: steps [{steps}] calls [{seen}] faults [{faults}] "
+        f"inbound_log [{' | '.join(str(r) for r in rows)}]"
+    )
+
+
+async def _inbound_rows(db_url: str) -> dict[str, list[LogRow]]:
+    """Each chat's inbound log rows, oldest first."""
+    from storage.models import InboundLog
+
+    engine = make_engine(db_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            rows = (
+                await session.execute(
+                    select(PlatformAddress.chat_ref, InboundLog)
+                    .join(PlatformAddress, _same_participant(InboundLog))
+                    .order_by(InboundLog.id)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    found: dict[str, list[LogRow]] = {}
+    for chat, row in rows:
+        found.setdefault(chat, []).append(
+            LogRow(
+                row.id,
+                row.handled_at,
+                row.sending_at,
+                row.replied_at,
+                row.replies_attempted,
+                row.replies_uncertain,
+                tuple(str(r.get("text", "")) for r in row.replies),
+            )
+        )
+    return found
 
 
 async def _uncertain_replies(db_url: str) -> dict[str, int]:
@@ -415,6 +546,8 @@ class Platform:
     received: Callable[[str], list[str]]
     last_sent: Callable[[], float]
     block: Callable[[Person], None] | None = None
+    calls: Callable[[str], list[tuple[float, str]]] | None = None
+    """The double's send calls to one chat, ``(time.monotonic(), what)`` (diagnostics)."""
 
 
 async def drive(
@@ -480,9 +613,10 @@ async def drive(
         plan.enabled = False
         result.exit_codes = [*bot.exits, await bot.terminate()]
     result.kills, result.kill_points = bot.kills, bot.kill_points
+    result.kill_times = [round(t, 2) for t in bot.kill_times]
     result.crashes = [f"exited with {code}" for code, outage in bot.crashes if not outage]
     result.refused_starts = sum(outage for _, outage in bot.crashes)
     result.faults = plan.counts()
-    await judge(result, people, platform.received, db_url, plan, t0)
+    await judge(result, people, platform.received, db_url, plan, t0, platform.calls)
     secrets = [s for p in people for s in p.secrets]
     result.log_leaks = leaks(log.read_text(errors="replace"), secrets)

@@ -138,8 +138,23 @@ async def slack_run(seed: int, folder: Path, db_url: str, backend: str, count: i
             force=list(FORCED),
             ambiguous_kinds=frozenset({"500", "timeout", "drop"}),
         )
+
+        def calls(chat: str) -> list[tuple[float, str]]:
+            return [
+                (c.at, repr(str(c.args.get("text", ""))[:25]))
+                for c in slack.calls
+                if c.method == "chat.postMessage" and c.args.get("channel") == chat
+            ]
+
         platform = Platform(
-            "slack", {"slack": section}, "chat.postMessage", plan, act, received, last_post
+            "slack",
+            {"slack": section},
+            "chat.postMessage",
+            plan,
+            act,
+            received,
+            last_post,
+            calls=calls,
         )
         await drive(platform, people, folder, db_url, result)
     result.seconds = time.monotonic() - started

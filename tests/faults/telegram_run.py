@@ -116,6 +116,14 @@ async def telegram_run(seed: int, folder: Path, db_url: str, backend: str, count
         plan = tg.fault_plan = FaultPlan(
             seed, FAULT_RATES, FAULTY_METHODS, retry_after=(0.5, 2.0), force=list(FORCED)
         )
+
+        def calls(chat: str) -> list[tuple[float, str]]:
+            return [
+                (c.at, f"{c.status} {str(c.params.get('text', ''))[:25]!r}")
+                for c in tg.calls
+                if c.method == "sendMessage" and str(c.params.get("chat_id")) == chat
+            ]
+
         platform = Platform(
             "telegram",
             {"telegram": {"token": tg.token, "base_url": tg.base_url}},
@@ -125,6 +133,7 @@ async def telegram_run(seed: int, folder: Path, db_url: str, backend: str, count
             received,
             lambda: tg.sent[-1].at if tg.sent else 0.0,
             block,
+            calls,
         )
         await drive(platform, people, folder, db_url, result)
     result.seconds = time.monotonic() - started

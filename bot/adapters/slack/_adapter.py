@@ -19,7 +19,6 @@ content.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
 import uuid
@@ -38,7 +37,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.base import InboundSink, ReplyLedger
+from bot.adapters.base import InboundSink, ReplyLedger, WriteNote, write_note
 from bot.adapters.slack import _blocks
 from bot.adapters.slack._outbox import SlackOutbox
 from bot.clock import Clock
@@ -115,6 +114,9 @@ class SlackAdapter:
         post_timeout: seconds before an unanswered Web API call counts as timed out.
     """
 
+    notes_writes = True
+    """``send`` keeps a :class:`~bot.adapters.base.WriteNote` (after the pacing wait)."""
+
     name = PLATFORM
 
     def __init__(
@@ -166,6 +168,7 @@ class SlackAdapter:
         self.app.error(self._on_error)
         self._verifier = SignatureVerifier(settings.signing_secret or "")
         self._sink: InboundSink | None = None
+        self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -180,6 +183,7 @@ class SlackAdapter:
         once, in the background, as soon as the bot listens again.
         """
         self._sink = sink
+        self._stopping = False
         self._started_at = self.clock.now()
         if self.channel_prompts is None:
             self.channel_prompts = _prompts_from(sink)
@@ -210,7 +214,22 @@ class SlackAdapter:
         """
         if self.ledger is None:
             return
-        pending = await self.ledger.unreplied(PLATFORM, self._started_at)
+        delay = 0.5
+        while True:
+            try:
+                pending = await self.ledger.unreplied(PLATFORM, self._started_at)
+                break
+            except Exception as exc:  # noqa: BLE001 - the database is away: try again
+                # (it often is right after a crash); giving up would leave them for the next
+                # restart
+                log.warning(
+                    "slack: could not look for replies a restart cut off (%s); retrying",
+                    _kind(exc),
+                )
+                if self._stopping:
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
         if pending:
             log.warning("slack: sending %d reply batch(es) cut off by a restart", len(pending))
         for item in pending:
@@ -275,6 +294,7 @@ class SlackAdapter:
 
     async def stop(self) -> None:
         """Stop listening, let in-flight work and replies finish, release connections."""
+        self._stopping = True
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
@@ -329,13 +349,15 @@ class SlackAdapter:
     # -- sending ----------------------------------------------------------------------------
     async def send(self, to: Address, message: Outbound) -> str | None:
         """Post one message; returns its ts, or None when it could not be (or may not be) sent."""
-        outcome = await self._post(to, message, key=None)
+        outcome = await self._post(to, message, key=None, note=write_note())
         return outcome.platform_msg_id if outcome.status == "sent" else None
 
-    async def _post(self, to: Address, message: Outbound, key: str | None) -> DeliveryOutcome:
+    async def _post(
+        self, to: Address, message: Outbound, key: str | None, note: WriteNote | None = None
+    ) -> DeliveryOutcome:
         text, blocks = _blocks.render(message)
         return await self.outbox.post(
-            to, text, blocks=blocks, key=key, prompt_ref=message.prompt_ref
+            to, text, blocks=blocks, key=key, prompt_ref=message.prompt_ref, note=note
         )
 
     async def _send_replies(
@@ -361,11 +383,7 @@ class SlackAdapter:
             if not await ledger.claim_sending(PLATFORM, key):
                 return
         for index, reply in enumerate(replies):
-            note = (
-                functools.partial(ledger.sending, PLATFORM, [key])
-                if ledger is not None and key is not None
-                else None
-            )
+            note = _ReplyNote(ledger, key) if ledger is not None and key is not None else None
             text, blocks = _blocks.render(reply)
             outcome = await self.outbox.post(
                 to,
@@ -373,13 +391,14 @@ class SlackAdapter:
                 blocks=blocks,
                 key=f"{key}#{index}" if key else None,
                 prompt_ref=reply.prompt_ref,
-                before_first_try=note,
+                note=note,
             )
-            if ledger is not None and key is not None and outcome.attempts:
-                if outcome.status == "failed":
-                    await ledger.not_sent(PLATFORM, [key])
-                elif outcome.status == "uncertain":
-                    await ledger.uncertain(PLATFORM, [key])
+            if note is not None and outcome.status == "failed" and not note.noted:
+                # Given up on, not in flight: it stays counted, so after a crash the replies
+                # after it (which may have gone out) are not taken for unsent ones.
+                await note.before()
+            if ledger is not None and key is not None and outcome.status == "uncertain":
+                await ledger.uncertain(PLATFORM, [key])
         if ledger is not None and key is not None:
             await ledger.replied(PLATFORM, [key])
 
@@ -716,6 +735,40 @@ class _Profile:
             last or None,
             locale if isinstance(locale, str) and locale else None,
         )
+
+
+class _ReplyNote:
+    """Keeps the ledger's count of a reply's attempts true: noted right before each request is
+    written (after the pacing wait), taken back after a try Slack refused or never got.
+
+    If the database cannot take the note, the reply goes anyway (a person waiting for their
+    next question comes first); a crash in that moment could then repeat it.
+    """
+
+    __slots__ = ("key", "ledger", "noted")
+
+    def __init__(self, ledger: ReplyLedger, key: str) -> None:
+        self.ledger = ledger
+        self.key = key
+        self.noted = False
+
+    async def before(self) -> None:
+        if self.noted:
+            return
+        try:
+            await self.ledger.sending(PLATFORM, [self.key])
+            self.noted = True
+        except Exception as exc:  # noqa: BLE001 - see the class docstring
+            log.warning("slack: could not note a reply attempt (%s); sending anyway", _kind(exc))
+
+    async def refused(self) -> None:
+        if not self.noted:
+            return
+        try:
+            await self.ledger.not_sent(PLATFORM, [self.key])
+            self.noted = False
+        except Exception as exc:  # noqa: BLE001 - the note stays: at worst counted uncertain
+            log.warning("slack: could not take back a reply attempt (%s)", _kind(exc))
 
 
 def _kind(error: BaseException | None) -> str:

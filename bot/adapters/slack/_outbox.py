@@ -23,6 +23,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.base import WriteNote
 from bot.clock import Clock
 from bot.events import Address, DeliveryOutcome
 from bot.monitoring.metrics import RATE_LIMITED, SEND_RETRIES
@@ -86,21 +87,22 @@ class SlackOutbox:
         blocks: list[dict[str, Any]] | None = None,
         key: str | None = None,
         prompt_ref: str | None = None,
-        before_first_try: Callable[[], Awaitable[None]] | None = None,
+        note: WriteNote | None = None,
     ) -> DeliveryOutcome:
         """Post one message (in ``address.thread_ref``'s thread if set) and report its outcome.
 
         ``key`` identifies the message across redeliveries: a key already delivered is not
-        posted again, and the earlier outcome is returned. ``before_first_try`` runs after the
-        pacing wait, right before the first request is written (where a ledger notes the try).
+        posted again, and the earlier outcome is returned. ``note.before`` is awaited after every
+        wait (pacing, a 429's ``Retry-After``, a refused connection's backoff), right before a
+        request is written; ``note.refused`` after a try that certainly did not arrive (429, a
+        connection that never opened, an error answer), so the note is only ever standing while
+        the post may be on the wire or may have arrived.
         """
         lane = self._lane(address.chat_ref)
         async with lane.lock:
             if key is not None and key in self._done:
                 return self._done[key]
-            outcome = await self._post_paced(
-                lane, address, text, blocks, key, prompt_ref, before_first_try
-            )
+            outcome = await self._post_paced(lane, address, text, blocks, key, prompt_ref, note)
             if key is not None and outcome.status != "failed":
                 self._done[key] = outcome
                 while len(self._done) > self._remember:
@@ -134,7 +136,7 @@ class SlackOutbox:
         blocks: list[dict[str, Any]] | None,
         key: str | None,
         prompt_ref: str | None,
-        before_first_try: Callable[[], Awaitable[None]] | None = None,
+        note: WriteNote | None = None,
     ) -> DeliveryOutcome:
         attempts = 0
         error: str | None = None
@@ -144,8 +146,8 @@ class SlackOutbox:
             if wait > 0:
                 await asyncio.sleep(wait)
             attempts += 1
-            if attempts == 1 and before_first_try is not None:
-                await before_first_try()
+            if note is not None:
+                await note.before()  # after every wait: from here the post may be on the wire
             lane.not_before = time.monotonic() + self.interval
             sent_at = time.time()
             try:
@@ -166,12 +168,18 @@ class SlackOutbox:
                     SEND_RETRIES.labels(platform="slack").inc()
                     retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
                     lane.not_before = time.monotonic() + retry_after
+                    if note is not None:
+                        await note.refused()
                     continue
                 if status >= 500 and key:
                     return await self._settle(address, key, prompt_ref, attempts, error, sent_at)
+                if note is not None:
+                    await note.refused()
                 return self._outcome(address, prompt_ref, "failed", attempts, None, error)
             except _NOT_SENT as exc:
                 error = f"{type(exc).__name__}: {exc}"
+                if note is not None:
+                    await note.refused()
                 SEND_RETRIES.labels(platform="slack").inc()
                 lane.not_before = time.monotonic() + min(2.0**attempts, 30.0)
                 continue

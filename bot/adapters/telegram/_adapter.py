@@ -20,6 +20,7 @@ import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -29,7 +30,14 @@ from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.adapters.base import InboundSink, Leadership, ReplyLedger, UpdateQuarantine
+from bot.adapters.base import (
+    InboundSink,
+    Leadership,
+    ReplyLedger,
+    UpdateQuarantine,
+    WriteNote,
+    write_note,
+)
 from bot.adapters.telegram._delivery import (
     Caller,
     CallFailed,
@@ -59,7 +67,7 @@ from bot.batching import GroupCommitter
 from bot.clock import Clock
 from bot.config import TelegramSettings
 from bot.errors import AdapterError, BotError, ConfigError
-from bot.events import Address, DeliveryOutcome, Inbound, Outbound
+from bot.events import Address, DeliveryOutcome, Inbound, Outbound, PendingReplies
 from bot.flows import messages as say
 from bot.flows.catalogs import said
 from bot.localized import platform_language
@@ -116,6 +124,9 @@ PICK_FIRST = say.PICK_FIRST
 SORRY = "Sorry, something went wrong with that message on our side. Please send it again."
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _POISON_TRIES = 5
+CLAIM_STALE = 15.0
+"""Webhook mode: seconds after which a claim on replies that was not renewed is taken over (a
+live worker renews its claims every third of this, and with every attempt)."""
 UNREADABLE = "telegram: skipped an update Telegram sent that could not be read (update %s)"
 
 
@@ -134,9 +145,13 @@ class TelegramAdapter:
         quarantine: where updates that cannot be read are kept (else they are only skipped).
         leader: the polling lease; only its holder polls (default: always this process).
         request_timeout: seconds a Bot API call may take to answer (long polls get more).
+        claim_stale: webhook mode: seconds after which another worker's claim on replies that
+            was not renewed is taken over (it renews every third of this while alive).
     """
 
     name = PLATFORM
+    notes_writes = True
+    """``send`` keeps a :class:`~bot.adapters.base.WriteNote` (after the rate-limit wait)."""
 
     def __init__(
         self,
@@ -154,8 +169,10 @@ class TelegramAdapter:
         leader: Leadership | None = None,
         request_timeout: float = 10.0,
         languages: Sequence[str] = (),
+        claim_stale: float = CLAIM_STALE,
     ) -> None:
         _validate(settings)
+        self.claim_stale = claim_stale
         self.settings = settings
         # The campaign's languages (default first), for the command menu in each of them.
         self.languages = tuple(languages)
@@ -166,6 +183,9 @@ class TelegramAdapter:
         self.leader = leader
         self._replied: list[str] = []
         self._replied_waiting = asyncio.Event()
+        self._claims: set[str] = set()
+        """Webhook mode: messages whose replies this worker claimed and is sending."""
+        self._sweep: asyncio.Task[None] | None = None
         self._sending: GroupCommitter[str, None] = GroupCommitter(self._note_sending)
         self._started_at = clock.now()
         self._ledger_task: asyncio.Task[None] | None = None
@@ -243,6 +263,8 @@ class TelegramAdapter:
                 await self._drain(max(self.drain_timeout, 60.0))
                 await self._flush_replied()
                 await self._start_webhook()
+                if self.ledger is not None:
+                    self._sweep = asyncio.create_task(self._sweep_loop(), name="telegram-sweep")
             else:
                 await self.caller.call(
                     "deleteWebhook",
@@ -275,6 +297,11 @@ class TelegramAdapter:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._sweep is not None:
+            self._sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweep
+            self._sweep = None
         await self._stop_recovery()
         await self._drain(self.drain_timeout)
         if self._ledger_task is not None:
@@ -316,17 +343,24 @@ class TelegramAdapter:
         """
         if not self.started:
             raise AdapterError("The Telegram adapter is not started.")
-        return await self._deliver(to, message, priority)
+        return await self._deliver(to, message, priority, note=write_note())
 
     async def _deliver(
-        self, to: Address, message: Outbound, priority: int, reply_to: str | None = None
+        self,
+        to: Address,
+        message: Outbound,
+        priority: int,
+        reply_to: str | None = None,
+        note: WriteNote | None = None,
     ) -> str | None:
         """Send one message (its pieces in order); each piece is tried until Telegram answers.
 
         A piece whose request got no answer after it was written may have arrived: it is not
         sent again, the rest still go, and the message is reported ``uncertain`` (returning
         None, as Slack's adapter does). ``reply_to`` is the inbound message this replies to:
-        the ledger notes each attempt right before its first request is written.
+        the ledger notes each attempt right before its first request is written. ``note``
+        (a scheduled prompt's outbox mark) is kept the same way: awaited after every wait,
+        right before the first part's request is written, and taken back after a refused try.
 
         Raises:
             CallFailed: when a piece could not be sent (the outcome is reported first).
@@ -344,7 +378,8 @@ class TelegramAdapter:
         doubt: str | None = None
         self._sends += 1
         number = self._sends
-        note = _AttemptNote(self, reply_to) if reply_to is not None and self.ledger else None
+        if note is None and reply_to is not None and self.ledger is not None:
+            note = _AttemptNote(self, reply_to)
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
             try:
@@ -366,6 +401,10 @@ class TelegramAdapter:
                 continue
             except CallFailed as exc:
                 attempts += exc.attempts
+                if isinstance(note, _AttemptNote) and not note.noted:
+                    # A reply given up on stays counted: after a crash the replies after it
+                    # (which may have gone out) must not be taken for unsent ones.
+                    await note.before()
                 where = f" (after {index} of {len(pieces)} parts)" if index else ""
                 await self._report(
                     to, message, "failed", attempts, None, exc.message + where, number
@@ -402,13 +441,19 @@ class TelegramAdapter:
             )
             return False
 
-    async def _not_attempted(self, msg_id: str) -> None:
-        """Take the note back: Telegram refused that try, so the reply has not arrived."""
+    async def _not_attempted(self, msg_id: str) -> bool:
+        """Take the note back: Telegram refused that try, so the reply has not arrived.
+
+        Returns False when the database did not take it (the note stands: at worst the reply
+        counts as uncertain after a crash, never as two attempts).
+        """
         assert self.ledger is not None
         try:
             await self.ledger.not_sent(PLATFORM, [msg_id])
+            return True
         except Exception as exc:
             log.warning("telegram: could not note a refused reply (%s)", type(exc).__name__)
+            return False
 
     async def _report(
         self,
@@ -468,10 +513,23 @@ class TelegramAdapter:
                 self._outboxes.pop(chat, None)
 
     def _queue_replies(
-        self, address: Address, replies: Sequence[Outbound], msg_id: str | None = None
+        self,
+        address: Address,
+        replies: Sequence[Outbound],
+        msg_id: str | None = None,
+        *,
+        claimed: bool = False,
     ) -> None:
         chat = address.chat_ref
         tracked = msg_id is not None and bool(replies) and self.ledger is not None
+        if tracked and self.settings.mode == "webhook":
+            # Any worker may get any update (or Telegram's redelivery of it): whoever claims
+            # the replies in the inbound log sends them, nobody else.
+            self._enqueue(
+                chat,
+                lambda: self._send_claimed(address, list(replies), msg_id or "", claimed),
+            )
+            return
         for reply in replies:
             # Each reply's attempt is noted right before its request is written (``reply_to``):
             # after a crash, the ones never attempted are sent, the one in flight is not.
@@ -484,6 +542,63 @@ class TelegramAdapter:
         if tracked:
             # Runs after the replies in this chat's queue, whether they went out or failed.
             self._enqueue(chat, lambda: self._note_replied(msg_id or ""))
+
+    async def _send_claimed(
+        self, address: Address, replies: list[Outbound], msg_id: str, claimed: bool
+    ) -> None:
+        """Webhook mode: claim one message's replies (unless already claimed for us), send them
+        in order while renewing the claim, then note them replied.
+
+        If the claim cannot be made (the database is away), nothing is sent here: the batch
+        stays unclaimed and a sweep (:meth:`_sweep_loop`) sends it once the database is back.
+        """
+        assert self.ledger is not None
+        if not claimed:
+            try:
+                if not await self.ledger.claim_sending(PLATFORM, msg_id):
+                    return  # another worker (or an earlier delivery) sends them
+            except Exception as exc:
+                log.warning(
+                    "telegram: could not claim replies (%s); a sweep sends them later",
+                    type(exc).__name__,
+                )
+                return
+        self._claims.add(msg_id)
+        try:
+            for reply in replies:
+                with contextlib.suppress(CallFailed):  # already reported
+                    await self._deliver(address, reply, REPLY, msg_id)
+            await self._note_replied(msg_id)
+        finally:
+            self._claims.discard(msg_id)
+
+    async def _sweep_loop(self) -> None:
+        """Webhook mode: renew this worker's claims, and send replies whose sender died.
+
+        Every third of ``claim_stale`` seconds: the claims on replies this worker is sending
+        are renewed, and any batch whose claim was not renewed for ``claim_stale`` (its worker
+        died, here or elsewhere) is claimed and sent, by exactly one worker.
+        """
+        stale = timedelta(seconds=self.claim_stale)
+        while True:
+            await asyncio.sleep(self.claim_stale / 3)
+            assert self.ledger is not None
+            try:
+                if self._claims:
+                    await self.ledger.still_sending(PLATFORM, sorted(self._claims))
+                before = self.clock.now() - stale
+                pending = await self.ledger.unreplied(PLATFORM, before, claimed_before=before)
+            except Exception as exc:
+                log.warning("telegram: reply sweep failed (%s)", type(exc).__name__)
+                continue
+            if pending:
+                log.warning(
+                    "telegram: sending %d reply batch(es) a stopped worker left", len(pending)
+                )
+            for item in pending:
+                self._queue_replies(
+                    item.address, list(item.replies), item.platform_msg_id, claimed=True
+                )
 
     async def _note_sending(self, msg_ids: Sequence[str]) -> list[None | BaseException]:
         assert self.ledger is not None
@@ -534,16 +649,43 @@ class TelegramAdapter:
         busy = list(self._workers.values())
         if busy:
             await asyncio.wait(busy)
-        self._recovering = True  # database work: stop() lets it finish, never cancels it
-        try:
-            await self._flush_replied()
-            pending = await self.ledger.unreplied(PLATFORM, self._started_at)
-        finally:
-            self._recovering = False
+        pending: list[PendingReplies] | None = None
+        delay = 0.5
+        while pending is None:
+            self._recovering = True  # database work: stop() lets it finish, never cancels it
+            try:
+                await self._flush_replied()
+                claimed_before = None
+                if self.settings.mode == "webhook":
+                    # Other workers may be sending what they handled before this start: only
+                    # batches whose claim went stale are taken (the sweep takes the rest later).
+                    claimed_before = self.clock.now() - timedelta(seconds=self.claim_stale)
+                pending = await self.ledger.unreplied(
+                    PLATFORM, self._started_at, claimed_before=claimed_before
+                )
+            except Exception as exc:
+                # The database is away (it often is right after a crash): never give up on
+                # them, or they would wait for the next restart.
+                log.warning(
+                    "telegram: could not look for replies a restart cut off (%s); retrying",
+                    type(exc).__name__,
+                )
+                if self.settings.mode == "webhook":
+                    return  # the sweep takes them once the database is back
+            finally:
+                self._recovering = False
+            if pending is None:
+                if self._stopping.is_set():
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
         if pending:
             log.warning("telegram: sending %d reply batch(es) cut off by a restart", len(pending))
         for item in pending:
-            self._queue_replies(item.address, list(item.replies), item.platform_msg_id)
+            # ``unreplied`` claimed them for this process
+            self._queue_replies(
+                item.address, list(item.replies), item.platform_msg_id, claimed=True
+            )
 
     async def _stop_recovery(self) -> None:
         task, self._recovery = self._recovery, None
@@ -960,8 +1102,7 @@ class _AttemptNote:
 
     async def refused(self) -> None:
         if self.noted:
-            await self.adapter._not_attempted(self.msg_id)
-            self.noted = False
+            self.noted = not await self.adapter._not_attempted(self.msg_id)
 
 
 def _validate(settings: TelegramSettings) -> None:
