@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from bot.config import Settings
 from bot.report import figures
 from bot.report.summary import render_summary
-from bot.report.text_answers import ThemeIndex, text_questions
+from bot.report.text_answers import OPEN_STEP, ThemeIndex, text_questions
 from storage.records import EnrolmentRef, ResponseRow
 
 if TYPE_CHECKING:
@@ -261,9 +261,16 @@ def _language_context(data: ReportInput, min_size: int) -> dict[str, object]:
         "languages_note": data.languages_note,
         "languages": language_participation(settings, data.rows, min_size=min_size),
         "translations_of": {
-            f"{flow.id}:{step.id}": translations(step.ask, settings)
-            for flow in settings.flows
-            for step in flow.steps
+            **{
+                f"{flow.id}:{step.id}": translations(step.ask, settings)
+                for flow in settings.flows
+                for step in flow.steps
+            },
+            **{
+                f"{flow.id}:{OPEN_STEP}": translations(flow.opening, settings)
+                for flow in settings.flows
+                if flow.kind == "open" and flow.opening
+            },
         },
     }
 

@@ -1,7 +1,8 @@
 """Answers to free-text questions, listed under the question they answer.
 
 A committee reads what people wrote next to what they were asked. Each ``text`` step of the
-campaign's flows gets its answers in time order, with the group of the person who wrote it
+campaign's flows, and each open conversation (its opening and probes together, under the
+opening question), gets its answers in time order, with the group of the person who wrote it
 unless fewer of that group's people answered the question than the report's minimum group size
 (then the group is not named, so a lone answer cannot be traced to the one person in it).
 When a theme analysis ran, the answers are also grouped under their theme.
@@ -17,6 +18,8 @@ from bot.config import Campaign, Flow
 from storage.records import ResponseRow
 
 NOT_GROUPED = "Not in any theme"
+OPEN_STEP = "opening"
+"""The step id an open conversation is listed under: every answer in it (opening and probes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +53,28 @@ class TextQuestion:
 
 
 def text_steps(flows: Mapping[str, Flow], campaign: Campaign) -> list[tuple[Flow, str, str]]:
-    """``(flow, step id, question)`` for every text step the campaign schedules, in order."""
+    """``(flow, step id, question)``: each scheduled text step and open conversation, in order."""
     seen: list[str] = []
     for entry in campaign.schedule:
         if entry.flow not in seen and entry.flow in flows:
             seen.append(entry.flow)
-    return [
-        (flows[fid], step.id, " ".join(step.ask.split()))
-        for fid in seen
-        for step in flows[fid].steps
-        if step.type == "text"
-    ]
+    found: list[tuple[Flow, str, str]] = []
+    for fid in seen:
+        flow = flows[fid]
+        if flow.kind == "open" and flow.opening:
+            found.append((flow, OPEN_STEP, " ".join(str(flow.opening).split())))
+        texts = [step for step in flow.steps if step.type == "text"]
+        found += [(flow, step.id, " ".join(step.ask.split())) for step in texts]
+    return found
+
+
+def _answers_to(flow: Flow, step_id: str, row: ResponseRow) -> bool:
+    """Whether ``row`` answers this question (any turn of an open conversation counts)."""
+    if row.flow != flow.id or not row.answer.strip():
+        return False
+    if flow.kind == "open" and step_id == OPEN_STEP:
+        return row.step != "unprompted"
+    return row.step == step_id
 
 
 def text_questions(
@@ -87,7 +101,7 @@ def text_questions(
     result = []
     for flow, step_id, text in text_steps(flows, campaign):
         mine = sorted(
-            (r for r in rows if (r.flow, r.step) == (flow.id, step_id) and r.answer.strip()),
+            (r for r in rows if _answers_to(flow, step_id, r)),
             key=lambda r: r.answered_at,
         )
         # People, not answers: someone asked twice still counts once towards naming a group.

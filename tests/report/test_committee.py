@@ -226,3 +226,34 @@ def test_text_answers_mask_identifying_details(tmp_path: Path) -> None:
     quote = masked_quote({"m1": ("Joe", "Bloggs")})
     html = render_report(committee_input(settings, rows=said, themes=None, quote=quote))
     assert "Bloggs" not in words(section(html, "text-answers"))
+
+
+def test_open_conversation_answers_are_listed_under_their_opening(tmp_path: Path) -> None:
+    """Every turn of an open conversation (opening and probes) is listed under its opening
+    question, as written; a message sent when no question was open is not."""
+    import yaml
+
+    from bot.config import load_settings
+    from tests.report.committee import committee_config
+
+    path = committee_config(tmp_path, min_group_size=1)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["campaigns"][0]["schedule"].append({"flow": "challenge-1", "after": "1d"})
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    settings = load_settings(path, environ={})
+    said = [
+        row("m0", "parents", "challenge-1", "opening", "open", "Pooled budgets would help", days=2),
+        row("m0", "parents", "challenge-1", "probe-1", "open", "Our food bank, for one", days=2),
+        row("m1", "parents", "challenge-1", "unprompted", "open", "hello?", days=3),
+    ]
+    html = render_report(committee_input(settings, rows=said, themes=None))
+    opening = re.search(
+        r'<div class="text-question" id="t-challenge-1-opening".*?</ul>',
+        section(html, "text-answers"),
+        re.S,
+    )
+    assert opening, "the open conversation is not listed"
+    listed = words(opening.group(0))
+    assert "Tell it as it is" in listed  # the opening question, as people saw it
+    assert "Pooled budgets would help" in listed and "Our food bank, for one" in listed
+    assert "hello?" not in listed
