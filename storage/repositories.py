@@ -73,6 +73,14 @@ class ParticipantRepo:
         ).first()
         return ParticipantRef(row.id, row.pseudonym) if row else None
 
+    async def language_at(self, platform: str, user_ref: str) -> str | None:
+        """The language the person at this address chose (None: unknown or not chosen)."""
+        return await self.session.scalar(
+            select(Participant.language)
+            .join(PlatformAddress, PlatformAddress.participant_id == Participant.id)
+            .where(PlatformAddress.platform == platform, PlatformAddress.user_ref == user_ref)
+        )
+
     async def set_language(self, participant_id: int, language: str | None) -> None:
         await self.session.execute(
             update(Participant).where(Participant.id == participant_id).values(language=language)

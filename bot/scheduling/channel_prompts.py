@@ -390,6 +390,12 @@ class ChannelPrompts:
         return ReplyResult("stored")
 
     # -- status -----------------------------------------------------------------------------
+    async def language_of(self, user_ref: str) -> str | None:
+        """The language this person chose (``/language`` or at join), for the adapter's own
+        words (``/listening`` help); None when they never told us."""
+        async with self.sessionmaker() as session:
+            return await ParticipantRepo(session).language_at(self.platform, user_ref)
+
     async def status(self, user_ref: str, group_id: str | None, *, organiser: bool) -> StatusReport:
         """Open prompts for this person (their group's, or all); counts for organisers."""
         now = self.clock.now()

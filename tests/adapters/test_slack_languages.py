@@ -144,3 +144,23 @@ async def test_listening_help_and_mydata_are_in_the_persons_language(harness: Ha
     # asked from a channel, the answer goes to the DM and the channel is told so, in Polish
     status, body = await harness.form(slash_command(USER, "C0GENERAL", "mydata"))
     assert status == 200 and body == "Odpowiedziałem w wiadomościach prywatnych."
+
+
+async def test_listening_help_follows_the_language_chosen_over_the_client(
+    harness: Harness,
+) -> None:
+    """Someone whose Slack client is English but who chose Polish with ``/listening language``
+    gets ``/listening`` help, and the "replied in our DMs" note, in Polish."""
+    slack = harness.slack
+    slack.locales[USER] = "en-GB"
+    await harness.event(message_event(USER, DM, "hello", "1.1", channel_type="im"))
+    await harness.form(block_actions(USER, DM, slack.posts(DM)[-1], 0))  # Yes
+    _, body = await harness.form(slash_command(USER, DM, "help"))
+    assert "`/listening stop` – stop taking part" in body  # nothing chosen yet: the client's
+
+    await harness.form(slash_command(USER, DM, "language pl"))
+    await harness.adapter.drain()
+    _, body = await harness.form(slash_command(USER, DM, "help"))
+    assert "`/listening stop` – zakończ udział" in body and "stop taking part" not in body
+    status, body = await harness.form(slash_command(USER, "C0GENERAL", "mydata"))
+    assert status == 200 and body == "Odpowiedziałem w wiadomościach prywatnych."

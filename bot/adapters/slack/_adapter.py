@@ -666,7 +666,7 @@ class SlackAdapter:
             )
             return format_status(report)
         if sub not in ("stop", "mydata", "delete", "language"):
-            return help_text(self.languages, (await self._user_profile(user)).locale)
+            return help_text(self.languages, await self._language_for(user))
         assert self._sink is not None
         in_dm = channel.startswith("D")
         address = Address(PLATFORM, channel if in_dm else user)
@@ -684,8 +684,19 @@ class SlackAdapter:
         self._spawn(self._send_replies(address, replies, inbound.platform_msg_id))
         if in_dm:
             return None
-        locale = (await self._user_profile(user)).locale
-        return said(REPLIED_IN_DM, client_language(self.languages, locale))
+        spoken = next((reply.lang for reply in replies if reply.lang), None)
+        if spoken is None:
+            spoken = client_language(self.languages, (await self._user_profile(user)).locale)
+        return said(REPLIED_IN_DM, spoken)
+
+    async def _language_for(self, user: str) -> str | None:
+        """The language for the adapter's own words: the one the person chose with
+        ``/language`` (or at join) when we have it, else their Slack client's locale."""
+        if self.languages and self.channel_prompts is not None:
+            chosen = await self.channel_prompts.language_of(user)
+            if chosen in self.languages:
+                return chosen
+        return (await self._user_profile(user)).locale
 
 
 def format_status(report: StatusReport) -> str:
