@@ -473,8 +473,21 @@ async def test_outbound_respects_per_chat_and_overall_limits(
         elapsed = time.monotonic() - started
     finally:
         await adapter.stop()
-    assert tg.rate_limited == 0
     assert len(tg.sent) == 40 and len({s.text for s in tg.sent}) == 40
+    # Pacing, read from what Telegram received: a chat never gets two messages less than 1 s
+    # apart, and no second holds more than the overall limit plus its burst. (The arrival times
+    # carry this machine's scheduling jitter, so 50 ms of slack; a rare 429 from the double's
+    # strict flood control under heavy load is retried and still lands within these bounds.)
+    accepted = tg.calls_to("sendMessage")
+    by_chat: dict[int, list[float]] = {}
+    for call in accepted:
+        by_chat.setdefault(int(call.params["chat_id"]), []).append(call.at)
+    gaps = [b - a for times in by_chat.values() for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= 0.95, sorted(gaps)[:3]
+    arrivals = sorted(call.at for call in accepted)
+    busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
+    assert busiest <= 30 + 3
+    assert tg.rate_limited <= 1  # flood control is not how the pacing is achieved
     # bulk sends keep strictly to 1/s per chat: the 4th message to a chat goes 3 s after the 1st
     assert 2.9 <= elapsed < 4.5
 
