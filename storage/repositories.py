@@ -565,6 +565,11 @@ def _response_row(r: Response, pseudonym: str | None) -> ResponseRow:
     )
 
 
+def _messages(platform: str, msg_ids: Sequence[str]) -> tuple[Any, Any]:
+    """The inbound-log rows of these platform messages (a WHERE clause, in two parts)."""
+    return InboundLog.platform == platform, InboundLog.platform_msg_id.in_(list(msg_ids))
+
+
 class InboundLogRepo:
     """Remembers handled platform messages so redelivery changes nothing and repeats the reply."""
 
@@ -625,8 +630,7 @@ class InboundLogRepo:
         await self.session.execute(
             update(InboundLog)
             .where(
-                InboundLog.platform == platform,
-                InboundLog.platform_msg_id.in_(list(msg_ids)),
+                *_messages(platform, msg_ids),
                 InboundLog.replied_at.is_(None),
             )
             .values(replies_attempted=InboundLog.replies_attempted + 1, sending_at=now)
@@ -639,8 +643,7 @@ class InboundLogRepo:
         await self.session.execute(
             update(InboundLog)
             .where(
-                InboundLog.platform == platform,
-                InboundLog.platform_msg_id.in_(list(msg_ids)),
+                *_messages(platform, msg_ids),
                 InboundLog.replied_at.is_(None),
             )
             .values(sending_at=now)
@@ -653,8 +656,7 @@ class InboundLogRepo:
         await self.session.execute(
             update(InboundLog)
             .where(
-                InboundLog.platform == platform,
-                InboundLog.platform_msg_id.in_(list(msg_ids)),
+                *_messages(platform, msg_ids),
                 InboundLog.replies_attempted > 0,
             )
             # ``sending_at`` stays: it is also the claim (``claim_sending``) of whoever sends
@@ -669,7 +671,7 @@ class InboundLogRepo:
             return
         await self.session.execute(
             update(InboundLog)
-            .where(InboundLog.platform == platform, InboundLog.platform_msg_id.in_(list(msg_ids)))
+            .where(*_messages(platform, msg_ids))
             .values(replies_uncertain=InboundLog.replies_uncertain + 1)
         )
 
@@ -711,8 +713,7 @@ class InboundLogRepo:
         await self.session.execute(
             update(InboundLog)
             .where(
-                InboundLog.platform == platform,
-                InboundLog.platform_msg_id.in_(list(msg_ids)),
+                *_messages(platform, msg_ids),
                 getattr(InboundLog, column).is_(None),
             )
             .values({column: now})
