@@ -33,23 +33,6 @@ from tests.helpers import stored
 PULSE_ASK = "How positive"
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Opt in to PTB's v22.2 timedelta durations, or its deprecation warning fails the test."""
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[TelegramApiDouble]:
-    async with TelegramApiDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def tsettings(tmp_path: Path, tg: TelegramApiDouble, db_url: str) -> Settings:
-    return telegram_settings(tmp_path, tg, db_url)
-
-
 @pytest.fixture
 async def h(tg, tsettings, sessionmaker, clock) -> AsyncIterator[Harness]:
     dispatcher = Dispatcher(tsettings, sessionmaker, clock)

@@ -13,18 +13,6 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from storage.models import PlatformAddress, Response
 from tests.adapters.telegram_harness import Harness, Parent, make_adapter, telegram_settings
-from tests.doubles.telegram_api import TelegramApiDouble
-
-
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[TelegramApiDouble]:
-    async with TelegramApiDouble() as double:
-        yield double
 
 
 @pytest.fixture

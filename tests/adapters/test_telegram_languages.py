@@ -24,17 +24,6 @@ from tests.helpers import stored
 MULTILINGUAL = ROOT / "config" / "campaign.multilingual.yaml"
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[TelegramApiDouble]:
-    async with TelegramApiDouble() as double:
-        yield double
-
-
 def multilingual_settings(tmp_path: Path, tg: TelegramApiDouble, db_url: str) -> Settings:
     raw = yaml.safe_load(MULTILINGUAL.read_text(encoding="utf-8"))
     data: dict[str, Any] = _blank_to_none(expand_env(raw, {}))

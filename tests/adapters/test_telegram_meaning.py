@@ -14,21 +14,9 @@ from bot.config import load_settings
 from bot.dispatcher import Dispatcher
 from tests.adapters.telegram_harness import CAMPAIGN, Harness, Parent, make_adapter
 from tests.conftest import example_data, write_config
-from tests.doubles.telegram_api import TelegramApiDouble
 from tests.helpers import stored
 
 SERVICES = ["Stay and play", "Health visits", "Advice", "None of these"]
-
-
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[TelegramApiDouble]:
-    async with TelegramApiDouble() as double:
-        yield double
 
 
 @pytest.fixture

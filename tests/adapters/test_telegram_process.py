@@ -17,7 +17,7 @@ import signal
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -129,12 +129,6 @@ class DatabaseLock:
         if self._pg is not None:
             await self._pg.execute("ROLLBACK")
             await self._pg.close()
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[TelegramApiDouble]:
-    async with TelegramApiDouble() as double:
-        yield double
 
 
 def _config(tmp_path: Path, tg: TelegramApiDouble, db_url: str) -> Path:
