@@ -157,8 +157,30 @@ def is_non_substantive(text: str) -> bool:
     """True for answers that say nothing to analyse: "thanks", "no", "n/a", "nothing", emoji.
 
     An answer is non-substantive when it has no letters at all (emoji, punctuation, numbers) or
-    every word is a courtesy or a "nothing to add" word. "Nothing, all good" is not caught:
-    "good" is a view.
+    every word is a courtesy or a "nothing to add" word, also when typed run together
+    ("NOTHINGTHANK YOU", "nothanks"). "Nothing, all good" is not caught: "good" is a view.
     """
     found = words(text.replace("/", " "))
-    return not found or all(w in _NON_SUBSTANTIVE for w in found)
+    return not found or all(w in _NON_SUBSTANTIVE or _run_together(w) for w in found)
+
+
+def _run_together(word: str) -> bool:
+    """Whether ``word`` is two or more courtesy words typed without a space ("nothingthank").
+
+    Each part must be at least two letters and one at least four, so a short word that merely
+    starts like one ("note", "nana") is not taken apart.
+    """
+    if len(word) < 6:
+        return False
+    # ways[i]: the longest part used in some split of word[:i] into courtesy words (0: none).
+    ways = [0] * (len(word) + 1)
+    ways[0] = 1
+    for end in range(2, len(word) + 1):
+        for start in range(max(0, end - _LONGEST), end - 1):
+            part = word[start:end]
+            if ways[start] and part in _NON_SUBSTANTIVE:
+                ways[end] = max(ways[end], ways[start], len(part))
+    return ways[-1] >= 4
+
+
+_LONGEST = max(len(w) for w in _NON_SUBSTANTIVE)

@@ -101,6 +101,12 @@ def test_bad_review_file_names_the_field(tmp_path: Path) -> None:
         ("Nothing, all good", False),
         ("Interpreters for home visits", False),
         ("No more waiting please", False),
+        ("NOTHINGTHANK YOU", True),
+        ("nothanks", True),
+        ("thankyouverymuch", True),
+        ("Noted, thanks", False),
+        ("nonsense", False),
+        ("Nana was seen quickly", False),
     ],
 )
 def test_non_substantive(text: str, silent: bool) -> None:
