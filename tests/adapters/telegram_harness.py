@@ -14,6 +14,7 @@ from bot.events import DeliveryOutcome
 from storage.repositories import InviteRepo
 from tests.conftest import example_data, write_config
 from tests.doubles.telegram_api import Sent, TelegramApiDouble
+from tests.ports import free_port
 
 CAMPAIGN = "leeds-2026"
 
@@ -27,6 +28,24 @@ def telegram_settings(
     data["telegram"] = {"token": tg.token, "base_url": tg.base_url, **telegram}
     data.pop("slack", None)
     return load_settings(write_config(tmp_path, data), environ={})
+
+
+def webhook_settings(
+    tmp_path: Path, tg: TelegramApiDouble, db_url: str, *, secret: str = "s3cret"
+) -> Settings:
+    """Webhook mode on a free local port, with ``secret`` as the secret token Telegram sends."""
+    tmp_path.mkdir(exist_ok=True)
+    port = free_port()
+    return telegram_settings(
+        tmp_path,
+        tg,
+        db_url,
+        mode="webhook",
+        url=f"http://127.0.0.1:{port}/tg-hook",
+        secret_token=secret,
+        listen="127.0.0.1",
+        port=port,
+    )
 
 
 def fast_limiter() -> RateLimiter:

@@ -26,6 +26,7 @@ from tests.adapters.telegram_harness import (
     Parent,
     make_adapter,
     telegram_settings,
+    webhook_settings,
 )
 from tests.doubles.telegram_api import Fault, TelegramApiDouble
 from tests.helpers import stored
@@ -478,23 +479,10 @@ async def test_outbound_respects_per_chat_and_overall_limits(
 async def test_webhook_mode_checks_the_secret_token(
     tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any, clock: Any
 ) -> None:
-    import socket
-
     import aiohttp
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    tsettings = telegram_settings(
-        tmp_path,
-        tg,
-        db_url,
-        mode="webhook",
-        url=f"http://127.0.0.1:{port}/tg-hook",
-        secret_token="s3cret-Token_1",
-        listen="127.0.0.1",
-        port=port,
-    )
+    tsettings = webhook_settings(tmp_path, tg, db_url, secret="s3cret-Token_1")
+    port = tsettings.telegram.port
     dispatcher = Dispatcher(tsettings, sessionmaker, clock)
     outcomes: list[Any] = []
     adapter = make_adapter(tsettings, clock, outcomes)

@@ -31,8 +31,10 @@ from tests.adapters.telegram_harness import (
     Parent,
     fast_limiter,
     telegram_settings,
+    webhook_settings,
 )
 from tests.doubles.telegram_api import Fault, TelegramApiDouble
+from tests.ports import free_port
 
 UNREADABLE = "skipped an update Telegram sent that could not be read"
 
@@ -194,23 +196,10 @@ async def test_delete_erases_the_persons_quarantined_updates(h: Harness) -> None
 async def test_webhook_quarantines_an_unreadable_update_and_answers_200(
     tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any, clock: Any
 ) -> None:
-    import socket
-
     import aiohttp
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = telegram_settings(
-        tmp_path,
-        tg,
-        db_url,
-        mode="webhook",
-        url=f"http://127.0.0.1:{port}/tg-hook",
-        secret_token="s3cret",
-        listen="127.0.0.1",
-        port=port,
-    )
+    settings = webhook_settings(tmp_path, tg, db_url)
+    port = settings.telegram.port
     dispatcher = Dispatcher(settings, sessionmaker, clock)
     adapter = adapter_for(settings, clock, [], dispatcher)
     await adapter.start(dispatcher.handle)
@@ -343,14 +332,10 @@ async def test_a_send_without_answer_is_uncertain_and_not_repeated(
 
 async def test_refused_connections_and_server_errors_are_retried(tg: TelegramApiDouble) -> None:
     """Nothing reached Telegram (connection refused) or it said no (500): try again."""
-    import socket
-
     from telegram import Bot
     from telegram.request import HTTPXRequest
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]  # nothing listens here once the probe is closed
+    closed = free_port()  # nothing listens there
     caller = Caller(RateLimiter(overall_rate=0, chat_rate=0), RetryPolicy(3, backoff=0.01))
     request = HTTPXRequest()
     nowhere = Bot(tg.token, base_url=f"http://127.0.0.1:{closed}/bot", request=request)
@@ -565,25 +550,6 @@ async def test_a_prompt_killed_while_its_chat_waits_out_a_429_is_sent_once_after
 
 
 # -- webhook mode: any worker may take any update, so replies are claimed ---------------------
-def _webhook_settings(tmp_path: Path, tg: TelegramApiDouble, db_url: str) -> Settings:
-    import socket
-
-    tmp_path.mkdir(exist_ok=True)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return telegram_settings(
-        tmp_path,
-        tg,
-        db_url,
-        mode="webhook",
-        url=f"http://127.0.0.1:{port}/tg-hook",
-        secret_token="s3cret",
-        listen="127.0.0.1",
-        port=port,
-    )
-
-
 async def _committed_unsent(dispatcher: Dispatcher, clock: Any, chat: int) -> list[Outbound]:
     """Replies committed for a message whose worker then died before sending any."""
     from bot.events import Inbound
@@ -606,13 +572,13 @@ async def test_two_webhook_workers_starting_together_resend_cut_off_replies_once
     """A worker died after committing a message's replies. Two workers (re)start at once on the
     same database: each claims what it resends, so the replies go out exactly once. (Both used
     to resend everything they found.)"""
-    settings = _webhook_settings(tmp_path, tg, db_url)
+    settings = webhook_settings(tmp_path, tg, db_url)
     dispatcher = Dispatcher(settings, sessionmaker, clock)
     replies = await _committed_unsent(dispatcher, clock, 6401)
     assert len(replies) >= 1 and tg.texts(6401) == []
     clock.advance(timedelta(seconds=5))
     workers = [
-        adapter_for(_webhook_settings(tmp_path / str(i), tg, db_url), clock, [], dispatcher)
+        adapter_for(webhook_settings(tmp_path / str(i), tg, db_url), clock, [], dispatcher)
         for i in range(2)
     ]
     await asyncio.gather(*(w.start(dispatcher.handle) for w in workers))
@@ -630,7 +596,7 @@ async def test_a_webhook_worker_takes_over_replies_only_once_their_claim_is_stal
     """Another worker claimed a message's replies (it is sending them, or it died): a worker
     starting now leaves them alone while the claim is fresh, and its sweep sends them once the
     claim was not renewed for ``claim_stale``, once."""
-    settings = _webhook_settings(tmp_path, tg, db_url)
+    settings = webhook_settings(tmp_path, tg, db_url)
     dispatcher = Dispatcher(settings, sessionmaker, clock)
     replies = await _committed_unsent(dispatcher, clock, 6402)
     assert await dispatcher.claim_sending("telegram", "6402:1")  # the other worker, then dead
@@ -652,10 +618,10 @@ async def test_a_webhook_redelivery_of_a_claimed_message_sends_nothing_again(
 ) -> None:
     """Telegram redelivers an update to a second worker while the first still sends its
     replies: only the claimant sends."""
-    settings = _webhook_settings(tmp_path, tg, db_url)
+    settings = webhook_settings(tmp_path, tg, db_url)
     dispatcher = Dispatcher(settings, sessionmaker, clock)
     first, second = (
-        adapter_for(_webhook_settings(tmp_path / str(i), tg, db_url), clock, [], dispatcher)
+        adapter_for(webhook_settings(tmp_path / str(i), tg, db_url), clock, [], dispatcher)
         for i in range(2)
     )
     await first.start(dispatcher.handle)

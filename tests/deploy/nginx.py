@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import time
 from pathlib import Path
+
+from tests.ports import free_port
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
@@ -41,12 +42,6 @@ http {{
     }}
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Nginx:

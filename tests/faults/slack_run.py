@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
 import string
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.doubles.faults import FaultPlan
 from tests.doubles.slack_api import SlackApiDouble, event_callback, message_event, signed_headers
 from tests.faults.harness import PHRASES, nonce
 from tests.faults.scenario import PULSE, WAIT, Person, Platform, RunResult, Step, drive
+from tests.ports import free_port
 
 SECRET = "fault-suite-signing-secret"
 SLACK_TIMEOUT = 3.0
@@ -62,12 +62,6 @@ def make_staff(rng: random.Random, count: int) -> list[Person]:
         secrets = [user, channel, *answers, *(a.split()[0] for a in answers)]
         people.append(Person(channel, secrets, steps, user=user))
     return people
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class EventsApi:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,14 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.clock import ManualClock
 from bot.monitoring import MonitoringServer, Readiness
 from storage.models import OutboxRow, Participant
+from tests.ports import free_port
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -23,7 +23,8 @@ from tests.adapters.telegram_harness import Parent
 from tests.adapters.test_telegram_process import BotProcess
 from tests.conftest import example_data, write_config
 from tests.doubles.telegram_api import Fault, TelegramApiDouble
-from tests.monitoring.test_endpoints import free_port, samples
+from tests.monitoring.test_endpoints import samples
+from tests.ports import free_port
 
 PARENT_ID = 7_300_911
 PARENT_TEXT = "Our Tuesday stay-and-play with Marzena was the only place we felt welcome"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import sqlite3
 import time
 from collections import Counter
@@ -36,6 +35,7 @@ from storage.repositories import EnrolmentRepo, ParticipantRepo, StateRepo
 from tests.adapters.test_telegram_process import BotProcess, _cli
 from tests.conftest import _truncate_postgres, example_data, write_config
 from tests.doubles.telegram_api import TelegramApiDouble
+from tests.ports import free_port
 from tests.scheduler.test_end_to_end import _status_cells
 
 CAMPAIGN = "fan-out"
@@ -75,12 +75,6 @@ async def _enrol(url: str, n: int) -> None:
         await engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _config(
     tmp_path: Path, tg: TelegramApiDouble, url: str, at: datetime, name: str, webhook: bool
 ) -> Path:
@@ -95,7 +89,7 @@ def _config(
             url=f"https://bot.example.org/{name}",
             secret_token="fan-out-secret",
             listen="127.0.0.1",
-            port=_free_port(),
+            port=free_port(),
         )
     data.pop("slack", None)
     data["campaigns"] = [
