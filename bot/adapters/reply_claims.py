@@ -103,6 +103,9 @@ class ReplyClaims:
             except Exception as exc:  # the database is away: try again next round
                 log.warning("%s: reply sweep failed (%s)", self.platform, type(exc).__name__)
                 continue
+            # A batch of our own comes back only if our renewal and the look-up were further
+            # apart than ``stale`` (a stalled database): we are still sending it, so it stays ours.
+            pending = [item for item in pending if item.platform_msg_id not in self.held]
             if pending:
                 log.warning(
                     "%s: sending %d reply batch(es) a stopped worker left",
