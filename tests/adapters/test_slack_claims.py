@@ -288,3 +288,39 @@ async def test_a_dead_workers_claimed_batch_is_posted_once_by_the_sweep_once_sta
     posted_by = [w for w in workers if w.outcomes]
     assert len(posted_by) == 1, "more than one worker posted the batch"
     assert await uncertain(dead) == 0  # nothing was attempted before the death
+
+
+async def test_replies_whose_claim_could_not_be_made_are_posted_by_the_sweep(
+    slack: GatedSlack, sessionmaker: Any, clock: ManualClock
+) -> None:
+    """The message is stored, then the database refuses the claim on its replies: nothing is
+    posted then (the task used to fail, leaving them for the next restart), and the sweep posts
+    them once they have waited ``claim_stale`` unclaimed, once."""
+    from sqlalchemy.exc import OperationalError
+
+    channel = "D0LA00104"
+    worker = await start_worker(slack, sessionmaker, clock, claim_stale=1.0)
+    refused: list[str] = []
+    real_claim = worker.ledger.claim_sending
+
+    async def away_once(platform: str, msg_id: str) -> bool:
+        if not refused:
+            refused.append(msg_id)
+            raise OperationalError("UPDATE", {}, Exception("the database is away"))
+        return await real_claim(platform, msg_id)
+
+    worker.ledger.claim_sending = away_once  # type: ignore[method-assign]
+    try:
+        await say_hello(worker, channel, "9.4")
+        replies = await committed_replies(worker.ledger, f"{channel}:9.4")
+        await worker.adapter.drain(BOUND)
+        assert refused and slack.texts(channel) == []
+
+        clock.advance(timedelta(seconds=2))
+        await until(lambda: len(slack.texts(channel)) >= len(replies), "the sweep to post them")
+        mark = worker.ledger.lookups
+        await until(lambda: worker.ledger.lookups >= mark + 2, "more sweeps")
+        await worker.adapter.drain(BOUND)
+    finally:
+        await worker.adapter.stop()
+    assert slack.texts(channel) == replies
