@@ -829,7 +829,8 @@ async def test_a_reply_killed_while_it_waits_out_a_429_is_sent_once_after_restar
     await dying.stop()
     assert slack.posts("D0LA00429") == []
 
-    clock.advance(timedelta(seconds=5))
+    # The dead worker's claim is no longer renewed: once stale, the next start takes its batch.
+    clock.advance(timedelta(seconds=dying.claim_stale + 1))
     alive = worker()
     await alive.start(dispatcher.handle)
     await alive.drain()

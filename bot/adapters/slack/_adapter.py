@@ -14,6 +14,23 @@ delivery key the outbox remembers.
 A request that is signed but cannot be read (not JSON, not UTF-8) gets a 400, and an event
 without the ``ts`` that identifies it is acknowledged and skipped: neither is logged with its
 content.
+
+Several workers on one database: a message's replies are posted by the one worker that claims
+them in the inbound log, and by nobody else. That holds in both modes: over HTTP any worker may
+get any event or Slack's retry of it, and in Socket Mode an old and a new process overlap while
+one restarts (and Slack spreads events over every open connection). The claim is renewed while
+its worker posts (with every attempt, and every third of ``claim_stale`` seconds), so:
+
+- a starting process takes only the batches nobody claimed or whose claim went stale: a reply
+  another live worker is posting is never posted again;
+- a sweep in every worker (every ``claim_stale / 3`` seconds) takes over the batches of a worker
+  that died, each by exactly one worker: they go out ``claim_stale`` to about
+  ``4/3 * claim_stale`` seconds after it last renewed (6 to 8 s by default, after a crash and a
+  quick restart too); the reply whose post may have been on the wire when it died is not posted
+  again (it counts as uncertain), the ones after it are;
+- the limit: a live worker that cannot renew for ``claim_stale`` seconds (its database stalled
+  that long while another worker's sweep gets through) may have its batch taken over, and then
+  the replies after the one it is posting can go out twice.
 """
 
 from __future__ import annotations
@@ -38,12 +55,13 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.base import InboundSink, ReplyLedger, WriteNote, write_note
+from bot.adapters.reply_claims import ReplyClaims
 from bot.adapters.slack import _blocks
 from bot.adapters.slack._outbox import SlackOutbox
 from bot.clock import Clock
 from bot.config import SlackSettings
 from bot.errors import AdapterError, ConfigError
-from bot.events import Address, DeliveryOutcome, Inbound, Outbound
+from bot.events import Address, DeliveryOutcome, Inbound, Outbound, PendingReplies
 from bot.flows import messages as say
 from bot.flows.catalogs import said
 from bot.localized import platform_language
@@ -91,6 +109,10 @@ _IGNORED_SUBTYPES = {
     "me_message",
 }
 OnDelivery = Callable[[DeliveryOutcome], Awaitable[None]]
+CLAIM_STALE = 6.0
+"""Seconds after which a claim on replies that was not renewed is taken over (a live worker
+renews every third of this). Shorter than Telegram's: with no polling lease, every restart of
+a Slack worker leaves its cut-off replies to the sweep, and a person should not wait long."""
 
 
 class NotStoredInTime(Exception):
@@ -112,6 +134,8 @@ class SlackAdapter:
         ack_budget: seconds a listener may work before it acknowledges regardless.
         interval: seconds between posts to one channel.
         post_timeout: seconds before an unanswered Web API call counts as timed out.
+        claim_stale: seconds after which another worker's claim on replies that was not
+            renewed is taken over (this one renews its own every third of this while alive).
     """
 
     notes_writes = True
@@ -133,13 +157,19 @@ class SlackAdapter:
         interval: float = 1.02,
         post_timeout: int = 10,
         languages: Sequence[str] = (),
+        claim_stale: float = CLAIM_STALE,
     ) -> None:
         _validate(settings)
         self.settings = settings
+        self.claim_stale = claim_stale
         self.languages = tuple(languages)  # the campaign's, default first (for the help)
         self.clock = clock
         self.channel_prompts = channel_prompts
         self.ledger = ledger
+        self._claims = (
+            ReplyClaims(ledger, PLATFORM, clock, claim_stale) if ledger is not None else None
+        )
+        """The reply batches this worker claimed and is posting, and the sweep."""
         self.host = host
         self._port = settings.port if port is None else port
         self.ack_budget = ack_budget
@@ -180,7 +210,8 @@ class SlackAdapter:
         """Check the token, then listen (HTTP endpoint or Socket Mode); returns once listening.
 
         Replies that an earlier process committed but never sent (it was killed in between) go out
-        once, in the background, as soon as the bot listens again.
+        once, in the background: at once if nobody claimed them or their claim went stale, else
+        by the sweep once it does (see the module docstring).
         """
         self._sink = sink
         self._stopping = False
@@ -205,19 +236,23 @@ class SlackAdapter:
             await self.stop()
             raise
         self._spawn(self._resend_cut_off_replies())
+        if self._claims is not None:
+            self._claims.start(self._send_taken_over)
 
     async def _resend_cut_off_replies(self) -> None:
-        """Send the replies a crash cut off (committed, never claimed for sending), once.
+        """Send the replies a crash cut off (committed, never sent), once.
 
-        Only messages handled before this start count, and each is claimed first, so a reply
-        another worker is sending, or may have sent, is never posted again.
+        Only messages handled before this start count, and only batches nobody claimed or whose
+        claim went stale: another worker may still be posting what it handled before this start
+        (an overlapping restart), and it keeps renewing its claim while it does. Each batch is
+        claimed for this worker as it is taken, so no other worker posts it too.
         """
-        if self.ledger is None:
+        if self._claims is None:
             return
         delay = 0.5
         while True:
             try:
-                pending = await self.ledger.unreplied(PLATFORM, self._started_at)
+                pending = await self._claims.recover(self._started_at)
                 break
             except Exception as exc:  # noqa: BLE001 - the database is away: try again
                 # (it often is right after a crash); giving up would leave them for the next
@@ -237,6 +272,13 @@ class SlackAdapter:
             await self._send_replies(
                 item.address, list(item.replies), item.platform_msg_id, claimed=True
             )
+
+    def _send_taken_over(self, item: PendingReplies) -> None:
+        """A batch the sweep took over from a worker that stopped renewing its claim (it died):
+        already claimed for this worker, posted in the background."""
+        self._spawn(
+            self._send_replies(item.address, list(item.replies), item.platform_msg_id, claimed=True)
+        )
 
     async def _start_http(self) -> None:
         webapp = web.Application()
@@ -293,8 +335,14 @@ class SlackAdapter:
         return BoltResponse(status=500, body="")
 
     async def stop(self) -> None:
-        """Stop listening, let in-flight work and replies finish, release connections."""
+        """Stop listening, let in-flight work and replies finish, release connections.
+
+        While the replies finish, this worker's claims are still renewed (so nobody takes them
+        over mid-batch), but it takes over no other worker's.
+        """
         self._stopping = True
+        if self._claims is not None:
+            self._claims.taking = False
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
@@ -302,6 +350,8 @@ class SlackAdapter:
             await self._runner.cleanup()
             self._runner = None
         await self.drain()
+        if self._claims is not None:
+            await self._claims.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -372,16 +422,35 @@ class SlackAdapter:
 
         With a ledger (the dispatcher), the first delivery of the event to claim the message sends
         its replies; a retry of the same event (``X-Slack-Retry-Num``), whichever worker nginx
-        hands it to, claims nothing and posts nothing. Each reply is noted in the ledger right
-        before its request is written (after the pacing wait), so after a crash the replies never
-        tried are sent and the one that may have arrived counts as uncertain, never doubled.
+        hands it to, claims nothing and posts nothing. The claim is held (renewed) until the
+        batch is done. Each reply is noted in the ledger right before its request is written
+        (after the pacing wait), so after a crash the replies never tried are sent and the one
+        that may have arrived counts as uncertain, never doubled.
+
+        If the claim cannot be made (the database is away), nothing is posted here: the batch
+        stays unclaimed and a sweep posts it once the database is back.
         """
         if not replies:
             return
-        ledger = self.ledger if key is not None else None
-        if ledger is not None and key is not None and not claimed:
-            if not await ledger.claim_sending(PLATFORM, key):
+        if self._claims is None or key is None:
+            await self._post_replies(to, replies, key, None)
+            return
+        if not claimed:
+            try:
+                if not await self._claims.ledger.claim_sending(PLATFORM, key):
+                    return  # another worker (or an earlier delivery) posts them
+            except Exception as exc:  # noqa: BLE001 - see the docstring
+                log.warning(
+                    "slack: could not claim replies (%s); a sweep posts them later", _kind(exc)
+                )
                 return
+        with self._claims.holding(key):
+            await self._post_replies(to, replies, key, self._claims.ledger)
+
+    async def _post_replies(
+        self, to: Address, replies: list[Outbound], key: str | None, ledger: ReplyLedger | None
+    ) -> None:
+        """Post one batch in order, each reply noted in ``ledger`` (when given) as it goes."""
         for index, reply in enumerate(replies):
             note = _ReplyNote(ledger, key) if ledger is not None and key is not None else None
             text, blocks = _blocks.render(reply)

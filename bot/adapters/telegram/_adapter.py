@@ -20,7 +20,6 @@ import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -38,6 +37,7 @@ from bot.adapters.base import (
     WriteNote,
     write_note,
 )
+from bot.adapters.reply_claims import ReplyClaims
 from bot.adapters.telegram._delivery import (
     Caller,
     CallFailed,
@@ -183,9 +183,10 @@ class TelegramAdapter:
         self.leader = leader
         self._replied: list[str] = []
         self._replied_waiting = asyncio.Event()
-        self._claims: set[str] = set()
-        """Webhook mode: messages whose replies this worker claimed and is sending."""
-        self._sweep: asyncio.Task[None] | None = None
+        self._claims = (
+            ReplyClaims(ledger, PLATFORM, clock, claim_stale) if ledger is not None else None
+        )
+        """Webhook mode: the reply batches this worker claimed and is sending, and the sweep."""
         self._sending: GroupCommitter[str, None] = GroupCommitter(self._note_sending)
         self._started_at = clock.now()
         self._ledger_task: asyncio.Task[None] | None = None
@@ -263,8 +264,8 @@ class TelegramAdapter:
                 await self._drain(max(self.drain_timeout, 60.0))
                 await self._flush_replied()
                 await self._start_webhook()
-                if self.ledger is not None:
-                    self._sweep = asyncio.create_task(self._sweep_loop(), name="telegram-sweep")
+                if self._claims is not None:
+                    self._claims.start(self._send_taken_over)
             else:
                 await self.caller.call(
                     "deleteWebhook",
@@ -297,11 +298,8 @@ class TelegramAdapter:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._sweep is not None:
-            self._sweep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweep
-            self._sweep = None
+        if self._claims is not None:
+            await self._claims.close()
         await self._stop_recovery()
         await self._drain(self.drain_timeout)
         if self._ledger_task is not None:
@@ -550,9 +548,9 @@ class TelegramAdapter:
         in order while renewing the claim, then note them replied.
 
         If the claim cannot be made (the database is away), nothing is sent here: the batch
-        stays unclaimed and a sweep (:meth:`_sweep_loop`) sends it once the database is back.
+        stays unclaimed and a sweep (:meth:`_send_taken_over`) sends it once the database is back.
         """
-        assert self.ledger is not None
+        assert self.ledger is not None and self._claims is not None
         if not claimed:
             try:
                 if not await self.ledger.claim_sending(PLATFORM, msg_id):
@@ -563,42 +561,19 @@ class TelegramAdapter:
                     type(exc).__name__,
                 )
                 return
-        self._claims.add(msg_id)
-        try:
+        with self._claims.holding(msg_id):
             for reply in replies:
                 with contextlib.suppress(CallFailed):  # already reported
                     await self._deliver(address, reply, REPLY, msg_id)
             await self._note_replied(msg_id)
-        finally:
-            self._claims.discard(msg_id)
 
-    async def _sweep_loop(self) -> None:
-        """Webhook mode: renew this worker's claims, and send replies whose sender died.
-
-        Every third of ``claim_stale`` seconds: the claims on replies this worker is sending
-        are renewed, and any batch whose claim was not renewed for ``claim_stale`` (its worker
-        died, here or elsewhere) is claimed and sent, by exactly one worker.
-        """
-        stale = timedelta(seconds=self.claim_stale)
-        while True:
-            await asyncio.sleep(self.claim_stale / 3)
-            assert self.ledger is not None
-            try:
-                if self._claims:
-                    await self.ledger.still_sending(PLATFORM, sorted(self._claims))
-                before = self.clock.now() - stale
-                pending = await self.ledger.unreplied(PLATFORM, before, claimed_before=before)
-            except Exception as exc:
-                log.warning("telegram: reply sweep failed (%s)", type(exc).__name__)
-                continue
-            if pending:
-                log.warning(
-                    "telegram: sending %d reply batch(es) a stopped worker left", len(pending)
-                )
-            for item in pending:
-                self._queue_replies(
-                    item.address, list(item.replies), item.platform_msg_id, claimed=True
-                )
+    def _send_taken_over(self, item: PendingReplies) -> None:
+        """Webhook mode: a batch whose sender died, taken over by the sweep (see
+        :class:`~bot.adapters.reply_claims.ReplyClaims`): every third of ``claim_stale`` seconds
+        this worker's claims are renewed, and any batch whose claim was not renewed for
+        ``claim_stale`` (its worker died, here or elsewhere) is claimed and sent, by exactly one
+        worker."""
+        self._queue_replies(item.address, list(item.replies), item.platform_msg_id, claimed=True)
 
     async def _note_sending(self, msg_ids: Sequence[str]) -> list[None | BaseException]:
         assert self.ledger is not None
@@ -655,14 +630,12 @@ class TelegramAdapter:
             self._recovering = True  # database work: stop() lets it finish, never cancels it
             try:
                 await self._flush_replied()
-                claimed_before = None
-                if self.settings.mode == "webhook":
+                if self.settings.mode == "webhook" and self._claims is not None:
                     # Other workers may be sending what they handled before this start: only
                     # batches whose claim went stale are taken (the sweep takes the rest later).
-                    claimed_before = self.clock.now() - timedelta(seconds=self.claim_stale)
-                pending = await self.ledger.unreplied(
-                    PLATFORM, self._started_at, claimed_before=claimed_before
-                )
+                    pending = await self._claims.recover(self._started_at)
+                else:
+                    pending = await self.ledger.unreplied(PLATFORM, self._started_at)
             except Exception as exc:
                 # The database is away (it often is right after a crash): never give up on
                 # them, or they would wait for the next restart.
