@@ -1,4 +1,5 @@
-"""Fixtures every Telegram adapter test shares: the Bot API double and settings that point at it."""
+"""Fixtures the adapter tests share: the Telegram and Slack API doubles, settings that point at
+Telegram's."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from bot.config import Settings
 from tests.adapters.telegram_harness import telegram_settings
+from tests.doubles.slack_api import SlackApiDouble
 from tests.doubles.telegram_api import TelegramApiDouble
 
 
@@ -27,3 +29,9 @@ async def tg() -> AsyncIterator[TelegramApiDouble]:
 @pytest.fixture
 def tsettings(tmp_path: Path, tg: TelegramApiDouble, db_url: str) -> Settings:
     return telegram_settings(tmp_path, tg, db_url)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackApiDouble]:
+    async with SlackApiDouble() as double:
+        yield double

@@ -11,22 +11,32 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.adapters.slack import SlackAdapter
 from bot.clock import ManualClock
-from bot.config import Settings
 from bot.dispatcher import Dispatcher
-from bot.events import DeliveryOutcome
 from bot.scheduling.channel_prompts import ChannelPrompts
 from storage.models import InboundLog, PlatformAddress, Response
+from tests.adapters.slack_harness import (
+    CAMPAIGN,
+    LA_USER,
+    ORGANISER,
+    SECRET,
+    VCS_CHANNEL,
+    Harness,
+    count,
+    ledger_worker,
+    running,
+    slack_settings,
+    stored_name,
+)
 from tests.conftest import example_data, write_config
 from tests.doubles.slack_api import (
     BOT_ID,
@@ -40,97 +50,13 @@ from tests.doubles.slack_api import (
 )
 from tests.helpers import stored
 
-SECRET = "test-signing-secret"
-VCS_CHANNEL = "C0VCSFORUM"
-LA_USER = "ULA000001"
-ORGANISER = "UORG00001"
-CAMPAIGN = "leeds-2026"
-
-
-def slack_settings(api_url: str, mode: str = "http", database_url: str = "sqlite://") -> Settings:
-    data = example_data()
-    data["database_url"] = database_url
-    data["slack"] = {
-        "bot_token": "xoxb-test",
-        "signing_secret": SECRET,
-        "app_token": "xapp-test",
-        "mode": mode,
-        "api_url": api_url,
-        "channels": {VCS_CHANNEL: "vcs"},
-        "users": {LA_USER: "la"},
-        "organisers": [ORGANISER],
-    }
-    return Settings.model_validate(data)
-
-
-@dataclass
-class Harness:
-    slack: SlackApiDouble
-    adapter: SlackAdapter
-    dispatcher: Dispatcher
-    http: aiohttp.ClientSession
-    outcomes: list[DeliveryOutcome]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.adapter.port}/slack/events"
-
-    async def event(
-        self, event: dict[str, Any], *, retry_num: int | None = None, body: str | None = None
-    ) -> int:
-        raw = body or json.dumps(event_callback(event))
-        headers = signed_headers(SECRET, raw, retry_num=retry_num)
-        async with self.http.post(self.url, data=raw, headers=headers) as response:
-            status = response.status
-        await self.adapter.drain()
-        return status
-
-    async def form(self, raw: str) -> tuple[int, str]:
-        headers = signed_headers(SECRET, raw, content_type="application/x-www-form-urlencoded")
-        async with self.http.post(self.url, data=raw, headers=headers) as response:
-            status, text = response.status, await response.text()
-        await self.adapter.drain()
-        return status, text
-
-    async def post_prompt(self, flow: str = "challenge-1") -> str:
-        campaign = self.dispatcher.settings.campaign(CAMPAIGN)
-        entry = next(e.key for e in campaign.schedule if e.flow == flow)
-        outcomes = await self.adapter.post_channel_prompts(CAMPAIGN, entry, flow)
-        assert [o.status for o in outcomes] == ["sent"]
-        return str(outcomes[0].platform_msg_id)
-
-
-async def count(dispatcher: Dispatcher, model: Any) -> int:
-    async with dispatcher.sessionmaker() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackApiDouble]:
-    async with SlackApiDouble() as double:
-        yield double
-
 
 @pytest.fixture
 async def harness(
     slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
 ) -> AsyncIterator[Harness]:
-    settings = slack_settings(slack.api_url)
-    dispatcher = Dispatcher(settings, sessionmaker, clock)
-    outcomes: list[DeliveryOutcome] = []
-
-    async def record(outcome: DeliveryOutcome) -> None:
-        outcomes.append(outcome)
-
-    adapter = SlackAdapter(
-        settings.slack, clock, host="127.0.0.1", port=0, interval=0.0, on_delivery=record
-    )
-    await adapter.start(dispatcher.handle)
-    async with aiohttp.ClientSession() as http:
-        try:
-            yield Harness(slack, adapter, dispatcher, http, outcomes)
-        finally:
-            await adapter.stop()
+    async with running(slack, slack_settings(slack.api_url), sessionmaker, clock) as h:
+        yield h
 
 
 # -- channel prompts ------------------------------------------------------------------------------
@@ -630,15 +556,7 @@ async def test_dm_participant_names_are_kept_with_their_address_for_masking(
     assert (
         await harness.event(message_event("UDM8", "D0DM8", "hi", "9.1", channel_type="im")) == 200
     )
-    async with harness.dispatcher.sessionmaker() as session:
-        row = (
-            await session.execute(
-                select(PlatformAddress.first_name, PlatformAddress.last_name).where(
-                    PlatformAddress.user_ref == "UDM8"
-                )
-            )
-        ).one()
-    assert tuple(row) == ("Kirsty", "Smith")
+    assert await stored_name(harness.dispatcher, "UDM8") == ("Kirsty", "Smith")
 
 
 async def test_log_lines_above_debug_carry_no_slack_ids_names_or_text(
@@ -669,15 +587,7 @@ async def test_thread_repliers_names_are_kept_too(harness: Harness) -> None:
     prompt_ts = await harness.post_prompt()
     reply = message_event("UVCS9", VCS_CHANNEL, "Dan here", "6.1", thread_ts=prompt_ts)
     assert await harness.event(reply) == 200
-    async with harness.dispatcher.sessionmaker() as session:
-        row = (
-            await session.execute(
-                select(PlatformAddress.first_name, PlatformAddress.last_name).where(
-                    PlatformAddress.user_ref == "UVCS9"
-                )
-            )
-        ).one()
-    assert tuple(row) == ("Dan", "Morris")
+    assert await stored_name(harness.dispatcher, "UVCS9") == ("Dan", "Morris")
 
 
 async def test_a_retry_reaching_another_worker_posts_no_reply_twice(
@@ -689,15 +599,7 @@ async def test_a_retry_reaching_another_worker_posts_no_reply_twice(
     workers = []
     for _ in range(2):
         dispatcher = Dispatcher(settings, sessionmaker, clock)
-        adapter = SlackAdapter(
-            settings.slack,
-            clock,
-            host="127.0.0.1",
-            port=0,
-            interval=0.0,
-            ledger=dispatcher,
-            channel_prompts=ChannelPrompts(settings, sessionmaker, clock, platform="slack"),
-        )
+        adapter = ledger_worker(settings, dispatcher, sessionmaker, clock)
         await adapter.start(dispatcher.handle)
         workers.append(adapter)
     raw = json.dumps(
@@ -745,15 +647,7 @@ async def test_replies_a_crash_cut_off_are_sent_once_when_the_bot_starts_again(
     assert committed and slack.received("chat.postMessage") == []
     clock.advance(timedelta(seconds=5))
     for _ in range(2):
-        adapter = SlackAdapter(
-            settings.slack,
-            clock,
-            host="127.0.0.1",
-            port=0,
-            interval=0.0,
-            ledger=dispatcher,
-            channel_prompts=ChannelPrompts(settings, sessionmaker, clock, platform="slack"),
-        )
+        adapter = ledger_worker(settings, dispatcher, sessionmaker, clock)
         await adapter.start(dispatcher.handle)
         await adapter.drain()
         await adapter.stop()
@@ -799,19 +693,8 @@ async def test_a_reply_killed_while_it_waits_out_a_429_is_sent_once_after_restar
     settings = slack_settings(slack.api_url)
     dispatcher = Dispatcher(settings, sessionmaker, clock)
 
-    def worker() -> SlackAdapter:
-        return SlackAdapter(
-            settings.slack,
-            clock,
-            host="127.0.0.1",
-            port=0,
-            interval=0.0,
-            ledger=dispatcher,
-            channel_prompts=ChannelPrompts(settings, sessionmaker, clock, platform="slack"),
-        )
-
     slack.plan("chat.postMessage", Plan(status=429, retry_after=30))
-    dying = worker()
+    dying = ledger_worker(settings, dispatcher, sessionmaker, clock)
     await dying.start(dispatcher.handle)
     body = json.dumps(
         event_callback(message_event(LA_USER, "D0LA00429", "hello", "7.2", channel_type="im"))
@@ -831,7 +714,7 @@ async def test_a_reply_killed_while_it_waits_out_a_429_is_sent_once_after_restar
 
     # The dead worker's claim is no longer renewed: once stale, the next start takes its batch.
     clock.advance(timedelta(seconds=dying.claim_stale + 1))
-    alive = worker()
+    alive = ledger_worker(settings, dispatcher, sessionmaker, clock)
     await alive.start(dispatcher.handle)
     await alive.drain()
     await alive.stop()
@@ -881,15 +764,7 @@ async def test_cut_off_replies_are_sent_even_if_the_database_is_away_when_the_bo
         )
     )
     clock.advance(timedelta(seconds=5))
-    adapter = SlackAdapter(
-        settings.slack,
-        clock,
-        host="127.0.0.1",
-        port=0,
-        interval=0.0,
-        ledger=dispatcher,
-        channel_prompts=ChannelPrompts(settings, sessionmaker, clock, platform="slack"),
-    )
+    adapter = ledger_worker(settings, dispatcher, sessionmaker, clock)
     await adapter.start(dispatcher.handle)
     try:
         await slack.wait_for("chat.postMessage", len(committed), timeout=10)

@@ -28,7 +28,7 @@ from bot.events import Address, DeliveryOutcome, Inbound, PendingReplies
 from bot.scheduling.channel_prompts import ChannelPrompts
 from storage.models import InboundLog
 from storage.repositories import InboundLogRepo
-from tests.adapters.test_slack import LA_USER, SECRET, slack_settings
+from tests.adapters.slack_harness import LA_USER, SECRET, slack_settings
 from tests.doubles.slack_api import SlackApiDouble, event_callback, message_event, signed_headers
 
 BOUND = 15.0

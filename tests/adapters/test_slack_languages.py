@@ -6,15 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 
-from bot.adapters.slack import SlackAdapter
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.dispatcher import Dispatcher
-from bot.events import DeliveryOutcome
-from tests.adapters.test_slack import SECRET, Harness
+from tests.adapters.slack_harness import SECRET, Harness, running
 from tests.doubles.slack_api import SlackApiDouble, block_actions, message_event, slash_command
 from tests.helpers import stored
 from tests.multilingual import multilingual_data
@@ -38,37 +34,13 @@ def settings_for(api_url: str) -> Settings:
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[SlackApiDouble]:
-    async with SlackApiDouble() as double:
-        yield double
-
-
-@pytest.fixture
 async def harness(
     slack: SlackApiDouble, sessionmaker: Any, clock: ManualClock
 ) -> AsyncIterator[Harness]:
     settings = settings_for(slack.api_url)
-    dispatcher = Dispatcher(settings, sessionmaker, clock)
-    outcomes: list[DeliveryOutcome] = []
-
-    async def record(outcome: DeliveryOutcome) -> None:
-        outcomes.append(outcome)
-
-    adapter = SlackAdapter(
-        settings.slack,
-        clock,
-        host="127.0.0.1",
-        port=0,
-        interval=0.0,
-        on_delivery=record,
-        languages=settings.languages,  # as the app passes them
-    )
-    await adapter.start(dispatcher.handle)
-    async with aiohttp.ClientSession() as http:
-        try:
-            yield Harness(slack, adapter, dispatcher, http, outcomes)
-        finally:
-            await adapter.stop()
+    # the campaign's languages, as the app passes them
+    async with running(slack, settings, sessionmaker, clock, languages=settings.languages) as h:
+        yield h
 
 
 def texts(slack: SlackApiDouble) -> list[str]:
