@@ -11,13 +11,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
 import re
-import signal
 import sqlite3
-import sys
 from collections import Counter
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,80 +21,11 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import Response
-from tests.conftest import ROOT, example_data, write_config
+from tests.conftest import example_data, write_config
 from tests.doubles.telegram_api import Fault, TelegramApiDouble
+from tests.processes import BotProcess, run_cli
 
 PARENT = 6001
-
-
-def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This environment without platform tokens or bot settings, plus ``extra``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TELEGRAM_", "SLACK_", "LISTENING_"))
-    }
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra or {})
-    return env
-
-
-async def _cli(*args: str, timeout: float = 30, env: Mapping[str, str] | None = None) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=ROOT,
-        env=_env(env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode == 0, err.decode()
-    return out.decode()
-
-
-class BotProcess:
-    """``listening-bot run`` in a child process (``env``: extra variables, e.g. scheduler ones)."""
-
-    def __init__(self, config: Path, log: Path, env: Mapping[str, str] | None = None) -> None:
-        self.config, self.log = config, log
-        self.env = dict(env or {})
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        handle = self.log.open("ab")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--config",
-            str(self.config),
-            "--verbose",
-            cwd=ROOT,
-            env=_env(self.env),
-            stdout=handle,
-            stderr=handle,
-        )
-        handle.close()
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def terminate(self) -> int:
-        assert self.proc is not None
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 20)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        return self.proc.returncode or 0
 
 
 class DatabaseLock:
@@ -155,7 +82,7 @@ async def test_parent_joins_answers_survives_sigkill_and_exports(
     tmp_path: Path, tg: TelegramApiDouble, db_url: str, sessionmaker: Any
 ) -> None:
     config = _config(tmp_path, tg, db_url)
-    printed = await _cli(
+    printed = await run_cli(
         "invite", "--campaign", "leeds-2026", "--group", "parents", "--config", str(config)
     )
     link = re.search(r"https://t\.me/(\w+)\?start=(\S+)", printed)
@@ -198,7 +125,7 @@ async def test_parent_joins_answers_survives_sigkill_and_exports(
         code_on_exit = await bot.terminate()
     assert code_on_exit == 0, (tmp_path / "bot.log").read_text()
 
-    exported = await _cli("export", "--config", str(config))
+    exported = await run_cli("export", "--config", str(config))
     rows = list(csv.DictReader(io.StringIO(exported)))
     assert [(r["flow"], r["step"], r["answer"]) for r in rows] == [
         ("pulse", "positive", "4"),
@@ -335,7 +262,7 @@ async def test_an_unreadable_update_is_skipped_and_sigterm_exits_cleanly(
     assert f"skipped an update Telegram sent that could not be read (update {poison})" in text
     assert "Secret Person" not in text and "6002" not in text
     assert "CRITICAL" not in text and "Traceback" not in text
-    out = await _cli("status", "--config", str(config))
+    out = await run_cli("status", "--config", str(config))
     assert "Telegram: 1 unreadable update(s) in quarantine" in out
 
 

@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
-from tests.adapters.test_telegram_process import BotProcess, _env
 from tests.conftest import ROOT
 from tests.doubles.telegram_api import TelegramApiDouble
+from tests.processes import BotProcess, bot_env
 
 LONDON = ZoneInfo("Europe/London")
 RATE = "How would you rate the children's centre services near you?"
@@ -130,7 +130,7 @@ async def cli(*args: str, config: Path, token: str, stdin: str = "") -> tuple[in
         "--config",
         str(config),
         cwd=ROOT,
-        env=_env({"TELEGRAM_BOT_TOKEN": token}),
+        env=bot_env({"TELEGRAM_BOT_TOKEN": token}),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -21,12 +21,12 @@ from sqlalchemy import func, select
 
 from storage.db import make_engine, make_sessionmaker
 from storage.models import InboundLog, Response
-from tests.adapters.test_telegram_process import BotProcess
 from tests.conftest import _truncate_postgres, example_data, write_config
 from tests.deploy.nginx import NGINX, Nginx, free_port
 from tests.doubles.slack_api import SlackApiDouble, event_callback, message_event, signed_headers
 from tests.doubles.telegram_api import TelegramApiDouble
 from tests.monitoring.test_endpoints import samples
+from tests.processes import BotProcess
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt nginx-light)")
 

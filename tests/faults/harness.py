@@ -15,15 +15,13 @@ import random
 import re
 import signal
 import sqlite3
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.adapters.test_telegram_process import _env
-from tests.conftest import ROOT
+from tests.processes import launch_bot
 
 SCALE = max(1, int(os.environ.get("LISTENING_FAULT_SCALE", "1") or 1))
 """``LISTENING_FAULT_SCALE=10`` runs ten times as many seeded runs (by hand, not in CI)."""
@@ -123,23 +121,7 @@ class BotUnderTest:
         return self._restarting is not None and not self._restarting.done()
 
     async def start(self) -> None:
-        handle = self.log.open("ab")
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "run",
-                "--config",
-                str(self.config),
-                "--verbose",
-                cwd=ROOT,
-                env=_env(self.env),
-                stdout=handle,
-                stderr=handle,
-            )
-        finally:
-            handle.close()
+        self.proc = await launch_bot(self.config, self.log, self.env)
         self._expected = False
         watcher = asyncio.get_running_loop().create_task(self._watch(self.proc))
         self._watchers.add(watcher)

@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 from storage.db import make_engine, make_sessionmaker
 from storage.models import OutboxRow, Response
 from tests.adapters.telegram_harness import Parent
-from tests.adapters.test_telegram_process import BotProcess
 from tests.conftest import example_data, write_config
 from tests.doubles.telegram_api import Fault, TelegramApiDouble
 from tests.monitoring.test_endpoints import samples
 from tests.ports import free_port
+from tests.processes import BotProcess
 
 PARENT_ID = 7_300_911
 PARENT_TEXT = "Our Tuesday stay-and-play with Marzena was the only place we felt welcome"

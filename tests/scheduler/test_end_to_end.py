@@ -36,9 +36,9 @@ from sqlalchemy import select
 
 from storage.models import OutboxRow
 from tests.adapters.telegram_harness import Parent
-from tests.adapters.test_telegram_process import BotProcess, _cli
 from tests.conftest import _truncate_postgres, example_data, write_config
 from tests.doubles.telegram_api import TelegramApiDouble
+from tests.processes import BotProcess, run_cli
 
 TZ = ZoneInfo("Asia/Kolkata")
 NOW_CAMPAIGN, QUIET_CAMPAIGN = "e2e-now", "e2e-quiet"
@@ -249,7 +249,7 @@ async def test_scheduled_sends_go_once_survive_sigkill_and_wait_for_quiet_hours(
     assert exit_code == 0, log.read_text()
 
     # -- 4. status: participation and the outbox per campaign and group -------------------------
-    printed = await _cli("status", "--config", str(config), env={"COLUMNS": "200"})
+    printed = await run_cli("status", "--config", str(config), env={"COLUMNS": "200"})
     # enrolled, prompted, answered, finished, opted out, pending, sent, failed, missed, uncertain
     now_rows = _status_cells(printed, NOW_CAMPAIGN)
     assert now_rows["parents"] == ["2", "2", "1", "1", "0", "0", "2", "0", "0", "0"], printed

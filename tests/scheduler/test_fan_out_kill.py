@@ -32,10 +32,10 @@ from bot.scheduling.plan import SchedulerOptions
 from storage.db import make_engine, make_sessionmaker
 from storage.models import OutboxRow
 from storage.repositories import EnrolmentRepo, ParticipantRepo, StateRepo
-from tests.adapters.test_telegram_process import BotProcess, _cli
 from tests.conftest import _truncate_postgres, example_data, write_config
 from tests.doubles.telegram_api import TelegramApiDouble
 from tests.ports import free_port
+from tests.processes import BotProcess, run_cli
 from tests.scheduler.test_end_to_end import _status_cells
 
 CAMPAIGN = "fan-out"
@@ -235,7 +235,7 @@ async def test_sqlite_fan_out_killed_and_restarted_sends_each_prompt_at_most_onc
         assert await bot.terminate() == 0, log.read_text()
     sent, uncertain = await _check_once_each(tg, sqlite_url, n)
     assert uncertain <= IN_FLIGHT, f"{uncertain} uncertain: more than the sends in flight"
-    printed = await _cli("status", "--config", str(config), env={"COLUMNS": "200"})
+    printed = await run_cli("status", "--config", str(config), env={"COLUMNS": "200"})
     assert _status_cells(printed, CAMPAIGN)["all"][9] == str(uncertain), printed  # "uncertain"
     print(
         f"\nsqlite seed {seed} busy={busy}: killed after {kill_after} prompts; "
