@@ -5,6 +5,27 @@ Imported by ``bench/quality.py`` (``bench/themes_bench.py --quality``). Every co
 classifier settings of ``bot/analysis/selftrain.py``) was chosen on the *tuning* halves
 (``split_indices(...)[0]``); every figure printed here is on the other halves (and on held-out
 halves with one label's answers removed), and the weakest figure is quoted.
+
+Sentence embeddings (the ``embeddings`` extra, all-MiniLM-L6-v2) were tried for codebook
+matching and not adopted: they do not reach the target (weakest partial-codebook F1 >= 0.55).
+Figures are weakest F1 / median F1 / lowest other share on the tuning halves, then held out:
+
+* embeddings alone (theme vector = mean of the encoded name, description, each keyword and
+  example; an answer goes on the theme whose cosine is furthest above 1,000 shuffled-word
+  pseudo-answers, when above their 1 - alpha quantile): alpha 0.01 / 0.05 / 0.1 gave
+  0.148 / 0.189 / 0.122 weakest F1; one joined query text 0.166; with self-training on the
+  embeddings (as ``selftrain.py``) at most 0.267 (alpha 0.005), held out 0.122 / 0.329 / 0.849.
+  Real answers about care sit closer to every care theme than shuffled words do, so the null
+  lets answers about other themes through ("The service." and "General care." are among the
+  five answers closest to "Care pathway");
+* the word test's matches as seeds for a classifier on the embeddings only: 0.418 / 0.648 /
+  0.770 at best (C 0.3; C 1, 3, a coherence gate of 0.3, class weights balanced^1, embedding
+  agreement filters on the seeds: 0.24-0.44);
+* the default pipeline with the embeddings appended to the self-training features at weight
+  0, 0.5, 1, 2, 3: 0.460, 0.483, 0.452, 0.432, 0.406 weakest F1; weight 0.5 held out:
+  0.420 / 0.616 / 0.820 against the default's 0.409 / 0.603 / 0.821. "Care pathway +
+  Activities" stays the weakest codebook: its ~20 seed answers per half are half wrong
+  ("Excellent GP."), so no learner extends them reliably.
 """
 
 from __future__ import annotations
