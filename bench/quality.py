@@ -152,6 +152,9 @@ def codebook_quality(console: Console) -> None:
 
 
 def held_out_quality() -> None:
+    from codebook_ceiling import supervised_ceiling
+
     console = Console()
     discovery_quality(console)
     codebook_quality(console)
+    supervised_ceiling(console)
