@@ -12,7 +12,8 @@ share of answers using the phrase itself. A light grammar rule keeps labels phra
 without a tagger: a phrase neither starts nor ends on a function word, a verb fragment ("get",
 "need", "think") or an intensifier, keeps a negation that precedes it, and never repeats a word.
 A phrase of two or more content words is preferred; a broad theme that no phrase covers is
-named by its two top words ("Help and patients"). Labels are distinct across themes.
+a mix, and its label says so, with its two top words ("Mixed comments on help and patients").
+Labels are distinct across themes.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ _ADJECTIVES = frozenset(
     happy lovely amazing brilliant best worse worst polite rude clean dirty busy late early
     new old first last fantastic wonderful perfect professional pleasant efficient""".split()
 )
+MIXED_LABEL = "Mixed comments on"
+"""How a broad theme that no phrase covers is named: "Mixed comments on help and patients"."""
 MULTI_MIN = 0.2
 """A phrase of two or more content words is preferred to a single word scoring up to 5x more."""
 
@@ -274,8 +277,10 @@ def phrase_labels(
             if together:  # the answers' own phrase for the two words ("helping patients")
                 chosen[c] = _surface(together, theme_texts)
             else:
+                # No phrase is common to its answers: say it is a mix, so nobody reads it as
+                # one topic ("Help and patients" looked like a finding).
                 first, second = _noun_form(key, theme_texts), _noun_form(pair, theme_texts)
-                chosen[c] = f"{first[:1].upper()}{first[1:]} and {second}"
+                chosen[c] = f"{MIXED_LABEL} {first} and {second}"
             key = f"{key} {pair}"
         else:
             rare = (k for _, k in ranked[c] if len(_content_set(k)) > 1 and not _clashes(k, used))
@@ -293,7 +298,7 @@ def _pair(
     size: int,
     used: list[frozenset[str]],
 ) -> str | None:
-    """A second word to name a broad theme with ("Help and listening"), or None.
+    """A second word to name a broad theme with ("Mixed comments on help and listening"), or None.
 
     A theme whose best phrase covers few of its answers is named by its two most distinctive
     words, each used by at least ``LABEL_MIN_COVER`` of its answers, when both read as nouns

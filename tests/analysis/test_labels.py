@@ -172,8 +172,9 @@ def test_phrase_candidates_are_phrase_shaped(text: str, present: str, absent: st
         assert len(key.split()) == len(set(key.split()))
 
 
-def test_a_broad_theme_is_named_by_its_two_top_words_not_a_rare_phrase() -> None:
-    """No phrase covers 2% of a broad theme's answers: its two commonest words name it."""
+def test_a_broad_theme_is_named_as_a_mix_of_its_two_top_words_not_a_rare_phrase() -> None:
+    """No phrase covers 2% of a broad theme's answers: the label says it is a mix, with its two
+    commonest words, so nobody reads it as one topic."""
     rare = [a + b + c for a in "bdfgk" for b in "aeiou" for c in "lmnrt"][:120]
     broad = [f"Help with the {w}." for w in rare[:60]] + [
         f"Patients, {w} and {v}." for w, v in zip(rare[60:90], rare[90:120], strict=True)
@@ -190,5 +191,5 @@ def test_a_broad_theme_is_named_by_its_two_top_words_not_a_rare_phrase() -> None
         Tokeniser(),
     )
     label = next(t.label for t in themes if t.theme_id == "broad")
-    assert label == "Help and patients"
+    assert label == "Mixed comments on help and patients"
     _assert_reads_as_phrase(label)
