@@ -215,3 +215,24 @@ async def test_the_bots_own_words_on_telegram_are_in_the_parents_language(h: Har
         "text": "Gotowe ✓",
         "callback_data": "d",
     }
+
+
+async def test_a_button_notice_follows_the_language_chosen_not_the_app(h: Harness) -> None:
+    """An English Telegram app, Polish chosen with /language: the short notice a button press
+    gets is Polish too (it follows the conversation, not the app)."""
+    tg = h.tg
+    tg.language_codes[5301] = "en-GB"
+    parent = Parent(tg, 5301)
+    await parent.say("/start", "Do you agree")
+    consent = parent.keyboard()
+    await parent.press("v:yes", "best describes you")
+    await parent.press("v:parents", "How positive")
+    await parent.say("/language pl", "po polsku")
+
+    tg.press(parent.id, consent, "v:yes")  # the consent question again: already answered
+
+    def toasts() -> list[str]:
+        return [t for c in tg.calls_to("answerCallbackQuery") if (t := c.params.get("text"))]
+
+    await tg.wait_for(lambda: bool(toasts()))
+    assert toasts() == ["Ta odpowiedź już została udzielona."]

@@ -216,6 +216,9 @@ class TelegramAdapter:
         self._background: set[asyncio.Task[Any]] = set()
         self._live: dict[str, int] = {}
         self._consumed: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._spoken: OrderedDict[str, str] = OrderedDict()
+        """Per chat, the language of the last message sent there that said its language; see
+        :meth:`_language_of`."""
         self._selections: dict[tuple[str, int], tuple[list[str], set[int]]] = {}
         self._handled: set[int] = set()
         self._failures: dict[int, tuple[int, float]] = {}
@@ -416,6 +419,8 @@ class TelegramAdapter:
             await self._report(to, message, "uncertain", attempts, None, doubt, number)
             return None
         assert sent is not None
+        if message.lang:
+            self._remember_language(chat, message.lang)
         if message.choices or message.prompt_ref:
             # A new question: buttons on older messages no longer answer anything.
             self._live[chat] = max(self._live.get(chat, 0), sent.message_id)
@@ -900,7 +905,7 @@ class TelegramAdapter:
         markup = message.reply_markup if isinstance(message, Message) else None
         data = query.data if isinstance(query.data, str) else None
         press = decode(data)
-        lang = platform_language(query.from_user.language_code, self.languages)
+        lang = self._language_of(chat, query.from_user.language_code)
         if press.action == "unknown" or press.action == "noop" or key in self._consumed:
             toast = said(ALREADY_ANSWERED, lang) if press.action != "unknown" else None
             self._answer(query.id, toast)
@@ -953,6 +958,24 @@ class TelegramAdapter:
         self._answer(query.id)
         self._edit_markup(chat, message.message_id, answered_keyboard(shown))
         self._queue_replies(inbound.address, replies, inbound.platform_msg_id)
+
+    def _remember_language(self, chat: str, lang: str) -> None:
+        self._spoken[chat] = lang
+        self._spoken.move_to_end(chat)
+        while len(self._spoken) > 50_000:
+            self._spoken.popitem(last=False)
+
+    def _language_of(self, chat: str, app_language: str | None) -> str | None:
+        """The language for a button press's short notice ("Tick at least one option").
+
+        The notice must go at once (the button spins until it does), so there is no time to
+        look the person up: it is in the language of the last message this process sent to the
+        chat, which is the language they chose (``/language``) or were given. Until this process
+        has sent them anything (just after a restart), their Telegram app's language is used.
+        """
+        if chat in self._spoken:
+            return self._spoken[chat]
+        return platform_language(app_language, self.languages)
 
     def _consume(self, key: tuple[str, int]) -> None:
         self._consumed[key] = None
