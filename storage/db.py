@@ -26,8 +26,13 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     SQLite transactions begin with ``BEGIN IMMEDIATE``: the write lock is taken up front, so two
     transactions never deadlock upgrading a read lock (SQLite would fail one at once, without
     waiting), and SAVEPOINTs work (SQLAlchemy's documented recipe for pysqlite/aiosqlite).
+
+    Statement parameters are hidden (``hide_parameters``): they hold people's messages, chat ids
+    and names, and SQLAlchemy would otherwise print them in every database error, which reaches
+    the log at ERROR level with its traceback (a scheduler job failing during an outage did).
     """
     full = async_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if full.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
     engine = create_async_engine(full, **kwargs)
