@@ -4,7 +4,7 @@ adapter with signed-request helpers."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -101,10 +101,17 @@ async def count(dispatcher: Dispatcher, model: Any) -> int:
 
 
 def ledger_worker(
-    settings: Settings, dispatcher: Dispatcher, sessionmaker: Any, clock: ManualClock
+    settings: Settings,
+    dispatcher: Dispatcher,
+    sessionmaker: Any,
+    clock: ManualClock,
+    *,
+    on_delivery: Callable[[DeliveryOutcome], Awaitable[None]] | None = None,
+    **options: Any,
 ) -> SlackAdapter:
     """A Slack adapter as the app builds it for one worker: it keeps the reply ledger (claims,
-    recovery after a restart) and posts channel prompts; on a free local port, not started."""
+    recovery after a restart) and posts channel prompts; on a free local port, not started.
+    ``options`` go to the adapter as they are (``claim_stale``, ``ack_budget``...)."""
     return SlackAdapter(
         settings.slack,
         clock,
@@ -112,7 +119,9 @@ def ledger_worker(
         port=0,
         interval=0.0,
         ledger=dispatcher,
+        on_delivery=on_delivery,
         channel_prompts=ChannelPrompts(settings, sessionmaker, clock, platform="slack"),
+        **options,
     )
 
 

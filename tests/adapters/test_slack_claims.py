@@ -25,10 +25,9 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.events import Address, DeliveryOutcome, Inbound, PendingReplies
-from bot.scheduling.channel_prompts import ChannelPrompts
 from storage.models import InboundLog
 from storage.repositories import InboundLogRepo
-from tests.adapters.slack_harness import LA_USER, SECRET, slack_settings
+from tests.adapters.slack_harness import LA_USER, SECRET, ledger_worker, slack_settings
 from tests.doubles.slack_api import SlackApiDouble, event_callback, message_event, signed_headers
 
 BOUND = 15.0
@@ -122,17 +121,7 @@ async def start_worker(
     async def record(outcome: DeliveryOutcome) -> None:
         outcomes.append(outcome)
 
-    adapter = SlackAdapter(
-        settings.slack,
-        clock,
-        host="127.0.0.1",
-        port=0,
-        interval=0.0,
-        ledger=ledger,
-        on_delivery=record,
-        channel_prompts=ChannelPrompts(settings, sessionmaker, clock, platform="slack"),
-        **options,
-    )
+    adapter = ledger_worker(settings, ledger, sessionmaker, clock, on_delivery=record, **options)
     await adapter.start(ledger.handle)
     return Worker(adapter, ledger, outcomes)
 
