@@ -277,6 +277,68 @@ async def test_replies_held_before_their_first_attempt_are_sent_after_a_crash(
     assert sum("that's all" in t for t in h.tg.texts(parent.id)) == 1
 
 
+class BlippedLease:
+    """A polling lease that a test takes away once, as a failed renewal in a database blip
+    does; taking it back is immediate (nobody else wants it)."""
+
+    def __init__(self) -> None:
+        self._held = True
+        self.taken = 0
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    async def acquire(self) -> None:
+        self._held = True
+        self.taken += 1
+
+    async def release(self) -> None:
+        self._held = False
+
+
+async def test_a_message_delivered_again_while_its_replies_wait_gets_them_once(
+    tg: TelegramApiDouble, tsettings: Settings, sessionmaker: Any, clock: Any
+) -> None:
+    """The polling lease is lost while an answer is handled, before Telegram was told (by the
+    next getUpdates) that it arrived. Taking the lease back starts polling afresh, so Telegram
+    delivers the answer again, while its replies still wait behind a 429 in the chat's queue.
+    The inbound log hands back the replies not yet attempted (all of them): they must still
+    reach the person once, not twice."""
+    dispatcher = Dispatcher(tsettings, sessionmaker, clock)
+    lease = BlippedLease()
+    adapter = adapter_for(tsettings, clock, [], dispatcher, leader=lease)
+    seen: list[str] = []
+
+    async def handle(inbound: Any) -> Any:
+        replies = await dispatcher.handle(inbound)
+        if inbound.text == "4":
+            if not seen:
+                lease._held = False  # the renewal failed just now
+            seen.append(inbound.platform_msg_id)
+        return replies
+
+    await adapter.start(handle)
+    h = Harness(tg, adapter, dispatcher, [])
+    try:
+        parent = Parent(tg, 5155)
+        await join(h, parent)
+        tg.fail("sendMessage", Fault.flood(2, chat=parent.id))
+        prompt = asyncio.create_task(
+            adapter.send(Address("telegram", str(parent.id)), Outbound("A scheduled prompt"))
+        )
+        await tg.wait_for(lambda: any(c.status == 429 for c in tg.calls))
+        tg.text(parent.id, "4")
+        await tg.wait_for(lambda: len(seen) == 2)  # handled, then delivered again
+        assert lease.taken == 1 and seen[0] == seen[1]
+        await tg.wait_sent(parent.id, "that's all", timeout=15)
+        await prompt
+        await asyncio.sleep(0.5)  # room for a (wrong) second copy
+    finally:
+        await adapter.stop()
+    assert sum("that's all" in t for t in tg.texts(parent.id)) == 1
+
+
 async def test_the_inbound_log_counts_attempts_per_reply(
     tsettings: Settings, sessionmaker: Any, clock: Any
 ) -> None:

@@ -216,6 +216,8 @@ class TelegramAdapter:
         self._background: set[asyncio.Task[Any]] = set()
         self._live: dict[str, int] = {}
         self._consumed: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._queued: set[str] = set()
+        """Messages whose replies sit in this process's chat queues (at most one copy each)."""
         self._spoken: OrderedDict[str, str] = OrderedDict()
         """Per chat, the language of the last message sent there that said its language; see
         :meth:`_language_of`."""
@@ -525,6 +527,15 @@ class TelegramAdapter:
     ) -> None:
         chat = address.chat_ref
         tracked = msg_id is not None and bool(replies) and self.ledger is not None
+        if tracked:
+            if msg_id in self._queued:
+                # This process has this message's replies queued already: Telegram delivered
+                # the message again (its offset was never confirmed, e.g. the polling lease was
+                # lost and taken back) while the first copy's replies still waited their turn.
+                # The inbound log would hand back the replies not yet attempted; one copy of
+                # them is enough.
+                return
+            self._queued.add(msg_id or "")
         if tracked and self.settings.mode == "webhook":
             # Any worker may get any update (or Telegram's redelivery of it): whoever claims
             # the replies in the inbound log sends them, nobody else.
@@ -532,6 +543,7 @@ class TelegramAdapter:
                 chat,
                 lambda: self._send_claimed(address, list(replies), msg_id or "", claimed),
             )
+            self._enqueue(chat, lambda: self._unqueue(msg_id or ""))
             return
         for reply in replies:
             # Each reply's attempt is noted right before its request is written (``reply_to``):
@@ -545,6 +557,12 @@ class TelegramAdapter:
         if tracked:
             # Runs after the replies in this chat's queue, whether they went out or failed.
             self._enqueue(chat, lambda: self._note_replied(msg_id or ""))
+            self._enqueue(chat, lambda: self._unqueue(msg_id or ""))
+
+    async def _unqueue(self, msg_id: str) -> None:
+        """This message's replies are done (each delivered, failed or uncertain, and noted):
+        a later delivery of the message gets what the inbound log says is left, nothing."""
+        self._queued.discard(msg_id)
 
     async def _send_claimed(
         self, address: Address, replies: list[Outbound], msg_id: str, claimed: bool
