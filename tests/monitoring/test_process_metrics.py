@@ -89,12 +89,19 @@ async def test_metrics_match_the_doubles_records_and_logs_are_json(
         await parent.say(PARENT_TEXT, "example from your own experience")
         await tg.wait_for(lambda: any("Tell it as it is" in t for t in tg.texts()), 5)
 
+        # The double has the prompt; the outbox records "sent" once Telegram's answer is read
+        # and journalled, a moment later (longer on a loaded machine): wait for it, bounded.
         engine = make_engine(sqlite_url)
-        async with make_sessionmaker(engine)() as session:
-            answers = await session.scalar(select(func.count()).select_from(Response))
-            sent_rows = await session.scalar(
-                select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "sent")
-            )
+        deadline = time.monotonic() + 20
+        while True:
+            async with make_sessionmaker(engine)() as session:
+                answers = await session.scalar(select(func.count()).select_from(Response))
+                sent_rows = await session.scalar(
+                    select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "sent")
+                )
+            if sent_rows or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
         await engine.dispose()
         status, body = await _get(f"{base}/metrics")
     finally:
