@@ -48,7 +48,7 @@ from tests.doubles.slack_api import (
     signed_headers,
     slash_command,
 )
-from tests.helpers import stored
+from tests.helpers import AwayAtFirst, stored
 
 
 @pytest.fixture
@@ -733,22 +733,10 @@ async def test_cut_off_replies_are_sent_even_if_the_database_is_away_when_the_bo
     database does not answer at first (it often is away right after a crash). The look-up for
     cut-off replies is tried again until it works, and they go out once (it used to be tried
     once: they then waited for the next restart)."""
-    from sqlalchemy.exc import OperationalError
 
     from bot.events import Address, Inbound
 
     settings = slack_settings(slack.api_url)
-
-    class AwayAtFirst(Dispatcher):
-        """The real dispatcher, whose database refuses the first two look-ups."""
-
-        refusals = 2
-
-        async def unreplied(self, *args: Any, **kwargs: Any) -> Any:
-            if self.refusals:
-                self.refusals -= 1
-                raise OperationalError("SELECT", {}, Exception("the database is away"))
-            return await super().unreplied(*args, **kwargs)
 
     dispatcher = AwayAtFirst(settings, sessionmaker, clock)
     committed = await dispatcher.handle(

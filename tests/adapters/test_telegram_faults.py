@@ -34,6 +34,7 @@ from tests.adapters.telegram_harness import (
     webhook_settings,
 )
 from tests.doubles.telegram_api import Fault, TelegramApiDouble
+from tests.helpers import AwayAtFirst
 from tests.ports import free_port
 
 UNREADABLE = "skipped an update Telegram sent that could not be read"
@@ -762,18 +763,6 @@ async def test_cut_off_replies_go_out_even_if_the_database_is_away_at_restart(
     """The look-up for replies a crash cut off fails at first (the database is away right after
     the restart): it is tried again, and they go out once (it used to be tried once, and they
     then waited for the next restart)."""
-    from sqlalchemy.exc import OperationalError
-
-    class AwayAtFirst(Dispatcher):
-        """The real dispatcher, whose database refuses the first two look-ups."""
-
-        refusals = 2
-
-        async def unreplied(self, *args: Any, **kwargs: Any) -> Any:
-            if self.refusals:
-                self.refusals -= 1
-                raise OperationalError("SELECT", {}, Exception("the database is away"))
-            return await super().unreplied(*args, **kwargs)
 
     dispatcher = AwayAtFirst(tsettings, sessionmaker, clock)
     committed = await _committed_unsent(dispatcher, clock, 6404)
